@@ -1,0 +1,40 @@
+# The two commands: `make run` (the whole local stack) and `make test` (everything CI runs).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck unit integration e2e clean venv
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/hdcn local up $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy backend console tests benchmarks
+
+unit: $(STAMP)
+	$(BIN)/pytest -m "unit" -q
+
+integration: $(STAMP)
+	$(BIN)/pytest -m "integration" -q
+
+e2e: $(STAMP)
+	$(BIN)/pytest -m "e2e" -q
+
+test: lint typecheck $(STAMP)
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) .hdcn .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Code shared by every zip function of webshop-backend (the `SharedLayer`)."""

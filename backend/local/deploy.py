@@ -1,0 +1,125 @@
+"""Deploy `template.yaml` as the `webshop-backend` stack into the local AWS (moto server).
+
+The same steps `sam deploy` takes, offline: package the code to (local) S3, run the
+SAM transform, create the stack in CloudFormation, read its outputs. Demo users are
+added to the local user pool only; nothing here ever talks to real AWS.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from backend.local.template import REPO_ROOT, load_template, transform_template
+
+REGION = "eu-west-1"
+ACCOUNT_ID = "123456789012"
+STACK_NAME = "webshop-backend"
+ARTIFACT_BUCKET = "hdcn-local-artifacts"
+IMAGE_REPOSITORY = "hdcn-parquet-generator"
+DEMO_PASSWORD = "Hdcn-local-demo1"  # noqa: S105 - the local stack's published demo password
+
+# Demo users of the local pool, with their Cognito groups (roles).
+DEMO_USERS: dict[str, tuple[str, ...]] = {
+    "admin": ("Members_Export", "Regio_All"),
+    "regio-utrecht": ("Members_Read", "Regio_Utrecht"),
+    "staff": ("Members_CRUD", "Products_CRUD", "Regio_All"),
+    "ops": ("System_Logs_Read",),
+    "root": ("System_CRUD",),
+}
+
+
+@dataclass
+class LocalStack:
+    """What a running local stack exposes: endpoint, stack outputs, function names."""
+
+    endpoint: str
+    outputs: dict[str, str]
+    physical_ids: dict[str, str] = field(default_factory=dict)
+
+
+def aws_client(service: str, endpoint: str) -> Any:
+    """A boto3 client for the local endpoint with throwaway credentials."""
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106 - moto accepts any credentials
+    )
+
+
+def _zip_dir(path: Path) -> bytes:
+    """Zip a code folder as `sam package` would (no caches)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for file in sorted(path.rglob("*")):
+            if file.is_file() and "__pycache__" not in file.parts:
+                zf.write(file, file.relative_to(path).as_posix())
+    return buf.getvalue()
+
+
+def package_template(endpoint: str) -> dict[str, Any]:
+    """Upload code folders to the local artifact bucket and point the template at them."""
+    s3 = aws_client("s3", endpoint)
+    s3.create_bucket(Bucket=ARTIFACT_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    template = load_template()
+    for lid, res in template["Resources"].items():
+        props = res.get("Properties", {})
+        key_name = {
+            "AWS::Serverless::Function": "CodeUri",
+            "AWS::Serverless::LayerVersion": "ContentUri",
+        }.get(res["Type"])
+        if key_name and isinstance(props.get(key_name), str):
+            s3.put_object(
+                Bucket=ARTIFACT_BUCKET, Key=f"{lid}.zip", Body=_zip_dir(REPO_ROOT / props[key_name])
+            )
+            props[key_name] = {"Bucket": ARTIFACT_BUCKET, "Key": f"{lid}.zip"}
+    return template
+
+
+def deploy(endpoint: str) -> LocalStack:
+    """Create the stack from the template and return its outputs; demo users included."""
+    # ECR repository lives outside the stack (the image must exist before the function).
+    ecr = aws_client("ecr", endpoint)
+    ecr.create_repository(repositoryName=IMAGE_REPOSITORY, imageScanningConfiguration={"scanOnPush": True})
+
+    template = transform_template(package_template(endpoint), REGION)
+    cfn = aws_client("cloudformation", endpoint)
+    cfn.create_stack(
+        StackName=STACK_NAME,
+        TemplateBody=json.dumps(template),
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+        Tags=[{"Key": "project", "Value": "hdcn"}],
+    )
+    stack = cfn.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
+    if stack["StackStatus"] != "CREATE_COMPLETE":
+        raise RuntimeError(f"local stack ended {stack['StackStatus']}: {stack.get('StackStatusReason', '')}")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    resources = cfn.describe_stack_resources(StackName=STACK_NAME)["StackResources"]
+    physical = {r["LogicalResourceId"]: r.get("PhysicalResourceId", "") for r in resources}
+    local = LocalStack(endpoint=endpoint, outputs=outputs, physical_ids=physical)
+    create_demo_users(local)
+    return local
+
+
+def create_demo_users(local: LocalStack) -> None:
+    """Demo users in the local pool, one per role, all with the demo password."""
+    idp = aws_client("cognito-idp", local.endpoint)
+    pool = local.outputs["UserPoolId"]
+    for user, groups in DEMO_USERS.items():
+        idp.admin_create_user(
+            UserPoolId=pool,
+            Username=user,
+            MessageAction="SUPPRESS",
+            UserAttributes=[{"Name": "email", "Value": f"{user}@demo.h-dcn.local"}],
+        )
+        idp.admin_set_user_password(UserPoolId=pool, Username=user, Password=DEMO_PASSWORD, Permanent=True)
+        for group in groups:
+            idp.admin_add_user_to_group(UserPoolId=pool, Username=user, GroupName=group)

@@ -1,0 +1,251 @@
+"""The local API Gateway (every template route, as REST proxy events) and the local Lambda endpoint.
+
+`ApiGateway` serves what `MyApi` would: it matches a request to a template route,
+applies the Cognito authorizer to non-public routes, builds the API Gateway REST proxy
+event and runs the route's function. Unknown paths and methods answer 403
+`MissingAuthenticationToken`, as API Gateway does. `LambdaEndpoint` implements the
+Lambda `Invoke` call for the functions of the stack (boto3 reaches it through
+`AWS_ENDPOINT_URL_LAMBDA`), running `Event` invocations in a child process.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import time
+import uuid
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from backend.local.authorizer import CognitoAuthorizer, TokenRejected, claims_for_event
+from backend.local.runtime import LocalRuntime
+from backend.local.template import Route
+
+log = logging.getLogger("hdcn.gateway")
+API_GATEWAY_MAX_BODY = 10 * 1024 * 1024  # API Gateway's own payload limit
+
+
+def _gateway_error(status: int, code: str, message: str) -> tuple[int, dict[str, str], bytes]:
+    """A gateway response shaped like the template's GatewayResponses."""
+    body = json.dumps({"error": {"code": code, "message": message, "details": None}}).encode()
+    return status, {"Content-Type": "application/json"}, body
+
+
+class ApiGateway:
+    """Routes, authorizer and proxy events of MyApi."""
+
+    def __init__(
+        self,
+        routes: list[Route],
+        runtime: LocalRuntime,
+        authorizer: CognitoAuthorizer,
+        stage: str,
+        api_id: str,
+    ) -> None:
+        self.routes = routes
+        self.runtime = runtime
+        self.authorizer = authorizer
+        self.stage = stage
+        self.api_id = api_id
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        for route in self.routes:
+            if route.method != method:
+                continue
+            m = route.pattern.match(path)
+            if m:
+                return route, {k: unquote(v) for k, v in m.groupdict().items()}
+        return None
+
+    def handle(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str
+    ) -> tuple[int, dict[str, str], bytes]:
+        """One request through the gateway; returns status, headers and body."""
+        split = urlsplit(raw_path)
+        path = split.path or "/"
+        found = self.match(method, path)
+        if found is None:
+            return _gateway_error(403, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token")
+        route, path_params = found
+        if len(body) > API_GATEWAY_MAX_BODY:
+            return _gateway_error(413, "REQUEST_TOO_LARGE", "Request Too Large")
+        authorizer: dict[str, Any] | None = None
+        if not route.public:
+            auth_header = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
+            try:
+                claims = self.authorizer.verify(auth_header)
+            except TokenRejected as why:
+                log.info("401 %s %s: token rejected (%s)", method, route.path, why)
+                return _gateway_error(401, "UNAUTHORIZED", "Unauthorized")
+            authorizer = {"claims": claims_for_event(claims)}
+        event = self._event(
+            route, method, path, split.query, headers, body, path_params, authorizer, source_ip
+        )
+        try:
+            result = self.runtime.invoke(route.function, event)
+        except Exception:
+            # A handler crash is a 502 from API Gateway; the traceback stays in the gateway log.
+            log.exception("function %s raised", route.function)
+            return _gateway_error(502, "INTEGRATION_FAILURE", "Internal server error")
+        return self._response(result)
+
+    def _event(
+        self,
+        route: Route,
+        method: str,
+        path: str,
+        query: str,
+        headers: dict[str, str],
+        body: bytes,
+        path_params: dict[str, str],
+        authorizer: dict[str, Any] | None,
+        source_ip: str,
+    ) -> dict[str, Any]:
+        multi_query = parse_qs(query, keep_blank_values=True) if query else {}
+        multi_headers: dict[str, list[str]] = {}
+        for k, v in headers.items():
+            multi_headers.setdefault(k, []).append(v)
+        try:
+            text_body: str | None = body.decode("utf-8") if body else None
+            is_b64 = False
+        except UnicodeDecodeError:
+            # Not text: API Gateway hands such bodies over base64-encoded.
+            text_body, is_b64 = base64.b64encode(body).decode(), True
+        request_id = str(uuid.uuid4())
+        return {
+            "resource": route.path,
+            "path": path,
+            "httpMethod": method,
+            "headers": dict(headers),
+            "multiValueHeaders": multi_headers,
+            "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} or None,
+            "multiValueQueryStringParameters": multi_query or None,
+            "pathParameters": path_params or None,
+            "stageVariables": None,
+            "requestContext": {
+                "resourcePath": route.path,
+                "httpMethod": method,
+                "path": f"/{self.stage}{path}",
+                "stage": self.stage,
+                "requestId": request_id,
+                "extendedRequestId": request_id,
+                "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime()),
+                "requestTimeEpoch": int(time.time() * 1000),
+                "accountId": self.runtime.account_id,
+                "apiId": self.api_id,
+                "protocol": "HTTP/1.1",
+                "identity": {"sourceIp": source_ip, "userAgent": headers.get("User-Agent", "")},
+                "authorizer": authorizer,
+            },
+            "body": text_body,
+            "isBase64Encoded": is_b64,
+        }
+
+    @staticmethod
+    def _response(result: Any) -> tuple[int, dict[str, str], bytes]:
+        if not isinstance(result, dict) or "statusCode" not in result:
+            return _gateway_error(502, "INTEGRATION_FAILURE", "Internal server error")
+        headers = {k: str(v) for k, v in (result.get("headers") or {}).items()}
+        for k, values in (result.get("multiValueHeaders") or {}).items():
+            headers[k] = ", ".join(str(v) for v in values)
+        raw = result.get("body") or ""
+        body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
+        return int(result["statusCode"]), headers, body
+
+
+class LambdaEndpoint:
+    """The Lambda `Invoke` API for the stack's functions."""
+
+    def __init__(self, runtime: LocalRuntime) -> None:
+        self.runtime = runtime
+
+    def handle(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        path = urlsplit(raw_path).path
+        json_type = {"Content-Type": "application/json"}
+        if method == "GET" and path == "/local/invocations":
+            listing = [i.as_dict() for i in self.runtime.invocations.values()]
+            return 200, json_type, json.dumps(listing).encode()
+        parts = path.strip("/").split("/")
+        if method != "POST" or len(parts) != 4 or parts[0] != "2015-03-31" or parts[3] != "invocations":
+            return 404, json_type, b'{"Type": "User", "message": "Unknown operation"}'
+        try:
+            logical_id = self.runtime.logical_id(unquote(parts[2]))
+        except KeyError:
+            msg = {"Type": "User", "message": f"Function not found: {unquote(parts[2])}"}
+            return (
+                404,
+                {**json_type, "x-amzn-ErrorType": "ResourceNotFoundException"},
+                json.dumps(msg).encode(),
+            )
+        try:
+            event = json.loads(body or b"{}")
+        except ValueError:
+            return (
+                400,
+                {**json_type, "x-amzn-ErrorType": "InvalidRequestContentException"},
+                b'{"message": "bad JSON"}',
+            )
+        kind = next(
+            (v for k, v in headers.items() if k.lower() == "x-amz-invocation-type"), "RequestResponse"
+        )
+        if kind == "DryRun":
+            return 204, {}, b""
+        if kind == "Event":
+            request_id = self.runtime.invoke_async(logical_id, event)
+            return 202, {"x-amzn-RequestId": request_id}, b""
+        try:
+            result = self.runtime.invoke(logical_id, event)
+        except Exception as err:
+            log.exception("function %s raised", logical_id)
+            payload = {"errorMessage": str(err), "errorType": type(err).__name__}
+            return 200, {**json_type, "X-Amz-Function-Error": "Unhandled"}, json.dumps(payload).encode()
+        return 200, json_type, json.dumps(result).encode()
+
+
+def _make_handler(app: Any) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "hdcn-local"
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            headers = {k: v for k, v in self.headers.items()}
+            if isinstance(app, ApiGateway):
+                status, out_headers, out = app.handle(
+                    self.command, self.path, headers, body, self.client_address[0]
+                )
+            else:
+                status, out_headers, out = app.handle(self.command, self.path, headers, body)
+            self.send_response(
+                status, HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
+            )
+            for k, v in out_headers.items():
+                if k.lower() not in ("content-length", "connection", "transfer-encoding"):
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(out)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            # The request line only: query strings may carry search terms (names), so no full URL.
+            log.info("%s %s %s", self.command, urlsplit(self.path).path, args[1] if len(args) > 1 else "")
+
+    return Handler
+
+
+def serve(app: ApiGateway | LambdaEndpoint, host: str, port: int) -> ThreadingHTTPServer:
+    """Start serving `app` on host:port in a daemon thread."""
+    server = ThreadingHTTPServer((host, port), _make_handler(app))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name=f"serve-{port}", daemon=True).start()
+    return server

@@ -1,0 +1,252 @@
+"""`hdcn local up`: the whole stack on this machine, no AWS account and no Docker.
+
+moto server (the AWS endpoint) → `template.yaml` deployed as `webshop-backend` →
+seed data and demo users → the local API gateway and Lambda endpoint → the console.
+Everything binds to 127.0.0.1. SIGINT/SIGTERM stop every part this process started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from backend.local.template import REPO_ROOT
+
+HOST = "127.0.0.1"
+STATE_FILE = "local-stack.json"
+
+
+@dataclass
+class Ports:
+    aws: int = 4566
+    api: int = 3000
+    lambda_: int = 3001
+    console: int = 8501
+
+
+def local_env(aws_endpoint: str, lambda_endpoint: str, region: str) -> dict[str, str]:
+    """The standard AWS variables that point every boto3 client at the local stack."""
+    return {
+        "AWS_ENDPOINT_URL": aws_endpoint,
+        "AWS_ENDPOINT_URL_LAMBDA": lambda_endpoint,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+    }
+
+
+def read_state(state_dir: Path) -> dict[str, Any]:
+    """What a running local stack wrote about itself (endpoints, outputs, demo users)."""
+    path = state_dir / STATE_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"no local stack state at {path}: start one with `hdcn local up`")
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+def start_console(ports: Ports, state: dict[str, Any], log_dir: Path) -> subprocess.Popen[bytes]:
+    """Streamlit on 127.0.0.1, usage stats off, pointed at the local API and user pool."""
+    env = {
+        **os.environ,
+        "HDCN_API_URL": state["api_url"],
+        "HDCN_REGION": state["region"],
+        "HDCN_USER_POOL_ID": state["outputs"]["UserPoolId"],
+        "HDCN_CLIENT_ID": state["outputs"]["UserPoolClientId"],
+        "HDCN_COGNITO_ENDPOINT": state["aws_endpoint"],
+    }
+    log = (log_dir / "console.log").open("ab")
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(REPO_ROOT / "console" / "streamlit_app.py"),
+            "--server.address",
+            HOST,
+            "--server.port",
+            str(ports.console),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def run(ports: Ports, members: int, console: bool, state_dir: Path) -> int:
+    """Bring the stack up, then wait for SIGINT/SIGTERM and take it down."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log_dir = state_dir / "logs"
+    log_dir.mkdir(exist_ok=True)
+    logging.basicConfig(
+        level=logging.INFO,
+        filename=log_dir / "local.log",
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    started = time.time()
+
+    from backend.local.deploy import ACCOUNT_ID, DEMO_PASSWORD, DEMO_USERS, REGION, aws_client, deploy
+
+    aws_endpoint = f"http://{HOST}:{ports.aws}"
+    lambda_endpoint = f"http://{HOST}:{ports.lambda_}"
+    os.environ.update(local_env(aws_endpoint, lambda_endpoint, REGION))
+
+    # moto must run in this process so that the CloudFormation adapters apply.
+    from moto.server import ThreadedMotoServer
+
+    from backend.local import cfn_adapters
+
+    cfn_adapters.install()
+    moto = ThreadedMotoServer(ip_address=HOST, port=ports.aws, verbose=False)
+    moto.start()
+
+    from backend.local.authorizer import CognitoAuthorizer
+    from backend.local.gateway import ApiGateway, LambdaEndpoint, serve
+    from backend.local.runtime import LocalRuntime
+    from backend.local.seed import seed_tables
+    from backend.local.template import load_template, routes
+
+    stack = deploy(aws_endpoint)
+    outputs = stack.outputs
+    lam = aws_client("lambda", aws_endpoint)
+    template = load_template()
+    fn_ids = [lid for lid, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"]
+    physical = {lid: stack.physical_ids[lid] for lid in fn_ids}
+    envs = {
+        lid: lam.get_function_configuration(FunctionName=name).get("Environment", {}).get("Variables", {})
+        for lid, name in physical.items()
+    }
+    runtime = LocalRuntime(physical_names=physical, environments=envs, region=REGION, account_id=ACCOUNT_ID)
+    runtime.apply_environment()
+
+    seed_tables(
+        stack_dynamodb(aws_endpoint),
+        outputs["MembersTableName"],
+        outputs["MemberKeysTableName"],
+        outputs["ProductsTableName"],
+        members,
+    )
+
+    stage = str(template["Parameters"]["Stage"]["Default"])
+    authorizer = CognitoAuthorizer(aws_endpoint, REGION, outputs["UserPoolId"], outputs["UserPoolClientId"])
+    gateway = ApiGateway(routes(template), runtime, authorizer, stage=stage, api_id=outputs["RestApiId"])
+    api_server = serve(gateway, HOST, ports.api)
+    lambda_server = serve(LambdaEndpoint(runtime), HOST, ports.lambda_)
+
+    state = {
+        "pid": os.getpid(),
+        "region": REGION,
+        "stack_name": "webshop-backend",
+        "aws_endpoint": aws_endpoint,
+        "lambda_endpoint": lambda_endpoint,
+        "api_url": f"http://{HOST}:{ports.api}",
+        "console_url": f"http://{HOST}:{ports.console}" if console else None,
+        "outputs": outputs,
+        "members": members,
+        "demo_users": {u: list(g) for u, g in DEMO_USERS.items()},
+        "demo_password": DEMO_PASSWORD,
+    }
+    state_path = state_dir / STATE_FILE
+    state_path.write_text(json.dumps(state, indent=2))
+
+    console_proc = start_console(ports, state, log_dir) if console else None
+    _print_banner(state, time.time() - started)
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        while not stop.wait(1.0):
+            if console_proc is not None and console_proc.poll() is not None:
+                print(
+                    f"console exited ({console_proc.returncode}); see {log_dir / 'console.log'}", flush=True
+                )
+                console_proc = None
+    finally:
+        print("stopping local stack …", flush=True)
+        if console_proc is not None:
+            console_proc.terminate()
+            try:
+                console_proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                console_proc.kill()
+        runtime.stop()
+        api_server.shutdown()
+        lambda_server.shutdown()
+        moto.stop()
+        state_path.unlink(missing_ok=True)
+        print("stopped.", flush=True)
+    return 0
+
+
+def stack_dynamodb(endpoint: str) -> Any:
+    import boto3
+
+    return boto3.resource("dynamodb", endpoint_url=endpoint)
+
+
+def _print_banner(state: dict[str, Any], seconds: float) -> None:
+    users = "\n".join(f"    {u:<14} {', '.join(g)}" for u, g in state["demo_users"].items())
+    console = state["console_url"] or "(not started: --no-console)"
+    print(
+        f"""
+H-DCN local stack is up ({seconds:.1f} s) — stack {state["stack_name"]} in {state["region"]}
+  API        {state["api_url"]}          (try: curl {state["api_url"]}/health)
+  console    {console}
+  AWS        {state["aws_endpoint"]}     (moto; export AWS_ENDPOINT_URL={state["aws_endpoint"]})
+  Lambda     {state["lambda_endpoint"]}
+  members    {state["members"]} seeded
+  demo users (password {state["demo_password"]}):
+{users}
+  token      curl -H "Authorization: $(hdcn token --user staff)" {state["api_url"]}/members
+Ctrl-C stops everything.
+""",
+        flush=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hdcn local up", description=__doc__)
+    add_arguments(parser)
+    return run_from_args(parser.parse_args(argv))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-console", action="store_true", help="do not start the Streamlit console")
+    parser.add_argument("--members", type=int, default=500, help="members to seed (deterministic)")
+    parser.add_argument("--aws-port", type=int, default=4566)
+    parser.add_argument("--api-port", type=int, default=3000)
+    parser.add_argument("--lambda-port", type=int, default=3001)
+    parser.add_argument("--console-port", type=int, default=8501)
+    parser.add_argument("--state-dir", type=Path, default=REPO_ROOT / ".hdcn")
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    if args.members < 0:
+        raise SystemExit("--members must be 0 or more")
+    ports = Ports(aws=args.aws_port, api=args.api_port, lambda_=args.lambda_port, console=args.console_port)
+    return run(ports, args.members, not args.no_console, args.state_dir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

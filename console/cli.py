@@ -1,0 +1,75 @@
+"""`hdcn`: the operator's command line (local stack, tokens; deploy and health come with ops)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from backend.local.template import REPO_ROOT
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    """Print an ID token for a user of the local pool (or of a real pool given its client id)."""
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    endpoint = None
+    region, client_id = args.region, args.client_id
+    password = args.password
+    if client_id is None:
+        from backend.local.up import read_state
+
+        state = read_state(args.state_dir)
+        endpoint, region = state["aws_endpoint"], state["region"]
+        client_id = state["outputs"]["UserPoolClientId"]
+        password = password or state["demo_password"]
+    if not password:
+        import getpass
+
+        password = getpass.getpass(f"password for {args.user}: ")
+    # InitiateAuth is an unauthenticated call: no AWS credentials needed or sent.
+    idp = boto3.client(
+        "cognito-idp", region_name=region, endpoint_url=endpoint, config=Config(signature_version=UNSIGNED)
+    )
+    result = idp.initiate_auth(
+        ClientId=client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": args.user, "PASSWORD": password},
+    )
+    print(result["AuthenticationResult"]["IdToken"])
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hdcn", description="H-DCN webshop-backend operations")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    local = sub.add_parser("local", help="the local stack").add_subparsers(
+        dest="local_command", required=True
+    )
+    up = local.add_parser("up", help="start the local stack (moto, gateway, console)")
+    from backend.local.up import add_arguments, run_from_args
+
+    add_arguments(up)
+    up.set_defaults(func=run_from_args)
+
+    token = sub.add_parser("token", help="print an ID token (for curl's Authorization header)")
+    token.add_argument("--user", required=True)
+    token.add_argument("--password", help="defaults to the local demo password")
+    token.add_argument("--client-id", help="app client of a real user pool (default: the local stack's)")
+    token.add_argument("--region", default="eu-west-1")
+    token.add_argument("--state-dir", type=Path, default=REPO_ROOT / ".hdcn")
+    token.set_defaults(func=cmd_token)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
