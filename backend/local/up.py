@@ -92,7 +92,14 @@ def start_console(ports: Ports, state: dict[str, Any], log_dir: Path) -> subproc
     )
 
 
-def run(ports: Ports, members: int, console: bool, state_dir: Path) -> int:
+def run(
+    ports: Ports,
+    members: int,
+    console: bool,
+    state_dir: Path,
+    fresh: bool = False,
+    autosave_seconds: float = 60.0,
+) -> int:
     """Bring the stack up, then wait for SIGINT/SIGTERM and take it down."""
     state_dir.mkdir(parents=True, exist_ok=True)
     log_dir = state_dir / "logs"
@@ -122,6 +129,7 @@ def run(ports: Ports, members: int, console: bool, state_dir: Path) -> int:
 
     from backend.local.authorizer import CognitoAuthorizer
     from backend.local.gateway import ApiGateway, LambdaEndpoint, serve
+    from backend.local.persistence import LocalData
     from backend.local.runtime import LocalRuntime
     from backend.local.seed import seed_tables
     from backend.local.template import load_template, routes
@@ -139,13 +147,22 @@ def run(ports: Ports, members: int, console: bool, state_dir: Path) -> int:
     runtime = LocalRuntime(physical_names=physical, environments=envs, region=REGION, account_id=ACCOUNT_ID)
     runtime.apply_environment()
 
-    seed_tables(
-        stack_dynamodb(aws_endpoint),
-        outputs["MembersTableName"],
-        outputs["MemberKeysTableName"],
-        outputs["ProductsTableName"],
-        members,
-    )
+    # Saved data from the last run wins over seeding, unless --fresh.
+    data = LocalData(state_dir, stack.physical_ids, ACCOUNT_ID, REGION)
+    if fresh:
+        data.discard()
+    if data.exists():
+        restored = data.restore()
+        data_note = f"{restored['MembersTable']} members restored from {data.path}"
+    else:
+        seed_tables(
+            stack_dynamodb(aws_endpoint),
+            outputs["MembersTableName"],
+            outputs["MemberKeysTableName"],
+            outputs["ProductsTableName"],
+            members,
+        )
+        data_note = f"{members} members seeded"
 
     stage = str(template["Parameters"]["Stage"]["Default"])
     authorizer = CognitoAuthorizer(aws_endpoint, REGION, outputs["UserPoolId"], outputs["UserPoolClientId"])
@@ -163,6 +180,7 @@ def run(ports: Ports, members: int, console: bool, state_dir: Path) -> int:
         "console_url": f"http://{HOST}:{ports.console}" if console else None,
         "outputs": outputs,
         "members": members,
+        "data": data_note,
         "demo_users": {u: list(g) for u, g in DEMO_USERS.items()},
         "demo_password": DEMO_PASSWORD,
     }
@@ -173,6 +191,7 @@ def run(ports: Ports, members: int, console: bool, state_dir: Path) -> int:
     _print_banner(state, time.time() - started)
 
     stop = threading.Event()
+    data.autosave(autosave_seconds, stop)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
@@ -191,6 +210,7 @@ def run(ports: Ports, members: int, console: bool, state_dir: Path) -> int:
             except subprocess.TimeoutExpired:
                 console_proc.kill()
         runtime.stop()
+        data.save()
         api_server.shutdown()
         lambda_server.shutdown()
         moto.stop()
@@ -215,7 +235,7 @@ H-DCN local stack is up ({seconds:.1f} s) — stack {state["stack_name"]} in {st
   console    {console}
   AWS        {state["aws_endpoint"]}     (moto; export AWS_ENDPOINT_URL={state["aws_endpoint"]})
   Lambda     {state["lambda_endpoint"]}
-  members    {state["members"]} seeded
+  data       {state["data"]} (saved on stop and every minute; --fresh ignores it)
   demo users (password {state["demo_password"]}):
 {users}
   token      curl -H "Authorization: $(hdcn token --user staff)" {state["api_url"]}/members
@@ -239,13 +259,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lambda-port", type=int, default=3001)
     parser.add_argument("--console-port", type=int, default=8501)
     parser.add_argument("--state-dir", type=Path, default=REPO_ROOT / ".hdcn")
+    parser.add_argument("--fresh", action="store_true", help="ignore the data saved by the last run")
+    parser.add_argument("--autosave-seconds", type=float, default=60.0, help="interval between data saves")
 
 
 def run_from_args(args: argparse.Namespace) -> int:
     if args.members < 0:
         raise SystemExit("--members must be 0 or more")
     ports = Ports(aws=args.aws_port, api=args.api_port, lambda_=args.lambda_port, console=args.console_port)
-    return run(ports, args.members, not args.no_console, args.state_dir)
+    return run(ports, args.members, not args.no_console, args.state_dir, args.fresh, args.autosave_seconds)
 
 
 if __name__ == "__main__":
