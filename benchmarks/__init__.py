@@ -1,0 +1,1 @@
+"""Speed and memory measurements (not tests); results in benchmarks/README.md."""
