@@ -30,7 +30,7 @@ def free_port() -> int:
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """`hdcn local up` in a child process (with the console), as a user would start it."""
     state_dir = tmp_path_factory.mktemp("hdcn-state")
-    ports = {name: free_port() for name in ("aws", "api", "lambda", "console")}
+    ports = {name: free_port() for name in ("aws", "api", "lambda", "console", "faults")}
     log = (state_dir / "up.log").open("wb")
     proc = subprocess.Popen(
         [
@@ -49,6 +49,8 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
             str(ports["lambda"]),
             "--console-port",
             str(ports["console"]),
+            "--fault-proxy-port",
+            str(ports["faults"]),
         ],
         cwd=REPO_ROOT,
         stdout=log,

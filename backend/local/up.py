@@ -99,6 +99,7 @@ def run(
     state_dir: Path,
     fresh: bool = False,
     autosave_seconds: float = 60.0,
+    fault_proxy_port: int | None = None,
 ) -> int:
     """Bring the stack up, then wait for SIGINT/SIGTERM and take it down."""
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -146,6 +147,15 @@ def run(
     }
     runtime = LocalRuntime(physical_names=physical, environments=envs, region=REGION, account_id=ACCOUNT_ID)
     runtime.apply_environment()
+    fault_proxy_url = None
+    if fault_proxy_port is not None:
+        # Functions (and their child invocations) reach AWS through the fault proxy; the deploy,
+        # the authorizer and the data saves keep talking to moto directly.
+        from backend.local.faults import serve_fault_proxy
+
+        fault_proxy = serve_fault_proxy(aws_endpoint, HOST, fault_proxy_port)
+        fault_proxy_url = f"http://{HOST}:{fault_proxy_port}"
+        os.environ["AWS_ENDPOINT_URL"] = fault_proxy_url
 
     # Saved data from the last run wins over seeding, unless --fresh.
     data = LocalData(state_dir, stack.physical_ids, ACCOUNT_ID, REGION)
@@ -176,6 +186,7 @@ def run(
         "stack_name": "webshop-backend",
         "aws_endpoint": aws_endpoint,
         "lambda_endpoint": lambda_endpoint,
+        "fault_proxy": fault_proxy_url,
         "api_url": f"http://{HOST}:{ports.api}",
         "console_url": f"http://{HOST}:{ports.console}" if console else None,
         "outputs": outputs,
@@ -213,6 +224,8 @@ def run(
         data.save()
         api_server.shutdown()
         lambda_server.shutdown()
+        if fault_proxy_port is not None:
+            fault_proxy.shutdown()
         moto.stop()
         state_path.unlink(missing_ok=True)
         print("stopped.", flush=True)
@@ -261,13 +274,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state-dir", type=Path, default=REPO_ROOT / ".hdcn")
     parser.add_argument("--fresh", action="store_true", help="ignore the data saved by the last run")
     parser.add_argument("--autosave-seconds", type=float, default=60.0, help="interval between data saves")
+    parser.add_argument(
+        "--fault-proxy-port", type=int, help="route the functions' AWS calls through a fault proxy"
+    )
 
 
 def run_from_args(args: argparse.Namespace) -> int:
     if args.members < 0:
         raise SystemExit("--members must be 0 or more")
     ports = Ports(aws=args.aws_port, api=args.api_port, lambda_=args.lambda_port, console=args.console_port)
-    return run(ports, args.members, not args.no_console, args.state_dir, args.fresh, args.autosave_seconds)
+    return run(
+        ports,
+        args.members,
+        not args.no_console,
+        args.state_dir,
+        args.fresh,
+        args.autosave_seconds,
+        args.fault_proxy_port,
+    )
 
 
 if __name__ == "__main__":
