@@ -179,3 +179,34 @@ def test_console_serves_its_page(local_stack: dict[str, Any]) -> None:
         assert time.time() < deadline, "console did not come up"
         time.sleep(0.5)
     assert resp.text == "ok"
+
+
+def test_token_signed_by_another_key_is_401(
+    api: Callable[..., requests.Response], id_token: Callable[[str], str]
+) -> None:
+    # GIVEN the admin's claims re-signed with a key of our own, under moto's key id
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    claims = jwt.decode(id_token("admin"), options={"verify_signature": False})
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    token = jwt.encode(claims, other_key, algorithm="RS256", headers={"kid": "dummy"})
+    # THEN the authorizer refuses it
+    assert api("GET", PROTECTED, headers={"Authorization": token}).status_code == 401
+
+
+def test_token_of_another_user_pool_is_401(
+    api: Callable[..., requests.Response], id_token: Callable[[str], str]
+) -> None:
+    # moto signs every pool with the same key, so only the issuer tells pools apart: it must be checked.
+    claims = jwt.decode(id_token("admin"), options={"verify_signature": False})
+    claims["iss"] = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_someotherpool"
+    token = jwt.encode(
+        claims, jwt.PyJWK(_moto_signing_key()).key, algorithm="RS256", headers={"kid": "dummy"}
+    )
+    assert api("GET", PROTECTED, headers={"Authorization": token}).status_code == 401
+
+
+def test_unsigned_token_is_401(api: Callable[..., requests.Response], id_token: Callable[[str], str]) -> None:
+    claims = jwt.decode(id_token("admin"), options={"verify_signature": False})
+    token = jwt.encode(claims, "", algorithm="none")
+    assert api("GET", PROTECTED, headers={"Authorization": token}).status_code == 401
