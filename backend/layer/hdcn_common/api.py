@@ -8,8 +8,9 @@ or a stack trace, and no input value is echoed back (it may be PII).
 
 from __future__ import annotations
 
+import base64
 import json
-from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -110,17 +111,56 @@ def _validation_details(errors: list[Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _body_size_guard(app: APIGatewayRestResolver, next_middleware: Callable[..., Any]) -> Any:
-    body = app.current_event.body or ""
-    if len(body.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"request body is larger than {MAX_BODY_BYTES // 1024} KB")
-    return next_middleware(app)
+def _body_rejection(event: Mapping[str, Any]) -> ApiError | None:
+    """Why a request body must be refused before routing, or None.
+
+    Runs ahead of Powertools' validation, which turns only `JSONDecodeError` into a
+    validation error: `json.loads` also raises `RecursionError` (deep nesting) and a plain
+    `ValueError` (integers over 4300 digits), and base64 bodies may not be UTF-8.
+    """
+    raw = event.get("body") or ""
+    if not raw:
+        return None
+    b64 = bool(event.get("isBase64Encoded"))
+    data = base64.b64decode(raw) if b64 else raw.encode("utf-8", "surrogatepass")
+    if len(data) > MAX_BODY_BYTES:
+        return PayloadTooLarge(f"request body is larger than {MAX_BODY_BYTES // 1024} KB")
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    content_type = headers.get("content-type", "").lower()
+    if content_type and "json" not in content_type:
+        return None  # Powertools answers unsupported content types itself
+    try:
+        json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return BadRequest("request body is not valid UTF-8", code="bad_encoding")
+    except RecursionError:
+        return BadRequest("request body is nested too deeply", code="malformed_json")
+    except ValueError:
+        return BadRequest("request body is not valid JSON", code="malformed_json")
+    return None
 
 
-def create_resolver() -> APIGatewayRestResolver:
+class ApiResolver(APIGatewayRestResolver):
+    """Powertools' REST resolver with the body checked before routing."""
+
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        rejection = _body_rejection(event)
+        if rejection is not None:
+            body = json.dumps(
+                {"error": {"code": rejection.code, "message": rejection.message, "details": None}}
+            )
+            return {
+                "statusCode": rejection.status,
+                "headers": {"Content-Type": "application/json"},
+                "body": body,
+                "isBase64Encoded": False,
+            }
+        return super().resolve(event, context)
+
+
+def create_resolver() -> ApiResolver:
     """A REST resolver with validation on and every error mapped to the API's error shape."""
-    app = APIGatewayRestResolver(enable_validation=True)
-    app.use(middlewares=[_body_size_guard])
+    app = ApiResolver(enable_validation=True)
 
     @app.exception_handler(ApiError)
     def _api_error(err: ApiError) -> Response[str]:
