@@ -83,6 +83,10 @@ def functions(template: dict[str, Any]) -> dict[str, FunctionSpec]:
             for ref in props.get("Layers", [])
             if isinstance(ref, dict) and ref.get("Ref") in layer_dirs
         )
+        if package_type == "Image":
+            # An image carries its shared code inside; Metadata.LocalLayers names the layer folders it copies.
+            meta_layers = res.get("Metadata", {}).get("LocalLayers", [])
+            layers = tuple(layer_dirs[name] for name in meta_layers if name in layer_dirs)
         specs[lid] = FunctionSpec(
             logical_id=lid,
             code_uri=str(code_uri),

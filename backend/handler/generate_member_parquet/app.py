@@ -1,9 +1,126 @@
-"""GenerateMemberParquetFunction (container image): placeholder until the export issue lands."""
+"""GenerateMemberParquetFunction (container image): run one member export job.
+
+Invoked asynchronously by the API with `{"job_id": ...}` (the job is already queued and
+holds the export lock), or by the nightly schedule with no job id (it then queues its
+own job, and skips if an export is running). The job ends `succeeded` with what was
+published, or `failed` with a readable reason and nothing visible in S3.
+"""
 
 from __future__ import annotations
 
+import contextlib
+from datetime import date
+from functools import cache
 from typing import Any
 
+import boto3
+from aws_lambda_powertools import Logger
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from hdcn_common.export_jobs import ExportJobs, JobNotActive, JobRunning
+from hdcn_common.exports import ExportOptions
+from hdcn_common.member_export import discard_export, export_members, prune_exports
+from hdcn_common.member_parquet import ExportFailed, install_raw_scan
+from hdcn_common.settings import client, settings, table
 
+logger = Logger()
+
+
+@cache
+def scan_client() -> Any:
+    """A DynamoDB client of its own, made once per process.
+
+    Its Scans return raw items (see install_raw_scan), and it makes fewer botocore attempts
+    per call so the scan's own backoff loop keeps the job heartbeat going while throttled.
+    """
+    dynamodb = boto3.session.Session().client(
+        "dynamodb", config=Config(retries={"max_attempts": 3, "mode": "standard"}, read_timeout=30)
+    )
+    install_raw_scan(dynamodb)
+    return dynamodb
+
+
+def _run(job_id: str, context: Any) -> dict[str, Any]:
+    cfg = settings()
+    jobs = ExportJobs(table(cfg.export_jobs_table))
+    try:
+        job = jobs.start(job_id)
+    except JobNotActive:
+        # Already failed (stale), finished, or a duplicate delivery of the async event.
+        logger.info("job is not queued; nothing to do", extra={"job_id": job_id})
+        return {"job_id": job_id, "state": "skipped"}
+    options = ExportOptions.from_dict(job.get("options")).as_dict()
+    s3 = client("s3")
+    state = "failed"
+    try:
+        manifest = export_members(
+            dynamodb=scan_client(),
+            s3=s3,
+            bucket=cfg.export_bucket,
+            members_table=cfg.members_table,
+            export_id=job_id,
+            options=options,
+            created_at=str(job["created_at"]),
+            today=date.today(),
+            progress=lambda rows: jobs.heartbeat(job_id, rows),
+            remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000.0,
+        )
+        regions: dict[str, int] = {}
+        for f in manifest.files:
+            regions[f.regio] = regions.get(f.regio, 0) + f.rows
+        try:
+            jobs.succeed(job_id, manifest.rows, manifest.bytes, len(manifest.files), regions)
+        except JobNotActive:
+            # Marked failed meanwhile (a stale heartbeat): withdraw the export so job and S3 agree.
+            discard_export(s3, cfg.export_bucket, job_id)
+            raise
+        state = "succeeded"
+        logger.info(
+            "export published",
+            extra={
+                "job_id": job_id,
+                "rows": manifest.rows,
+                "bytes": manifest.bytes,
+                "files": len(manifest.files),
+            },
+        )
+        pruned = prune_exports(s3, cfg.export_bucket, cfg.exports_to_keep, current=job_id)
+        if pruned:
+            logger.info("old exports pruned", extra={"pruned": pruned})
+    except JobNotActive:
+        logger.warning("job was marked failed while running; stopped", extra={"job_id": job_id})
+    except ExportFailed as err:
+        _fail(jobs, job_id, err.reason)
+    except ClientError as err:
+        code = err.response.get("Error", {}).get("Code", "unknown")
+        logger.error("AWS call failed", extra={"job_id": job_id, "aws_error_code": code})
+        _fail(jobs, job_id, f"an AWS call failed ({code}); no export was published")
+    except BotoCoreError as err:
+        logger.error("AWS unreachable", extra={"job_id": job_id, "error_type": type(err).__name__})
+        _fail(jobs, job_id, "an AWS service could not be reached; no export was published")
+    except Exception as err:
+        # Never the exception text: it may quote member data.
+        logger.error("export crashed", extra={"job_id": job_id, "error_type": type(err).__name__})
+        _fail(jobs, job_id, f"the generator failed ({type(err).__name__}); no export was published")
+    finally:
+        jobs.release_lock(job_id)
+    return {"job_id": job_id, "state": state}
+
+
+def _fail(jobs: ExportJobs, job_id: str, reason: str) -> None:
+    with contextlib.suppress(JobNotActive):
+        jobs.fail(job_id, reason)
+
+
+@logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    raise NotImplementedError("the member export generator is built in the export issue")
+    job_id = event.get("job_id") if isinstance(event, dict) else None
+    if not job_id:
+        # The nightly schedule: queue a job of our own unless one is already running.
+        jobs = ExportJobs(table(settings().export_jobs_table))
+        try:
+            job_id = str(jobs.create("schedule", ExportOptions(), trigger="schedule")["job_id"])
+        except JobRunning as running:
+            logger.info("an export is running; nightly run skipped", extra={"job_id": running.job["job_id"]})
+            return {"state": "skipped", "running_job": running.job["job_id"]}
+    return _run(str(job_id), context)

@@ -1,0 +1,341 @@
+"""The ExportJobs table: job records of member exports and the lock that keeps them one at a time.
+
+A job is `queued` (written by the API) → `running` (the generator took it) →
+`succeeded` or `failed`. One lock item (`job_id = lock#member-export`, outside the
+`kind` index) is taken with a conditional write in the same transaction that
+writes a new job, so two triggers can never start two exports. A killed Lambda runs
+no more code, so a running job carries a heartbeat: whoever reads a job whose
+heartbeat is older than `EXPORT_STALE_SECONDS` marks it failed and frees the lock.
+Only boto3 and the standard library here: the generator image imports this module.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import os
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from hdcn_common.exports import EXPORT_KIND, ExportOptions, new_export_id
+
+LOCK_ID = f"lock#{EXPORT_KIND}"
+ACTIVE_STATES = ("queued", "running")
+JOB_TTL_SECONDS = 180 * 86400
+LOCK_TTL_SECONDS = 86400
+DEFAULT_STALE_SECONDS = 30
+
+
+class JobRunning(Exception):
+    """Another export holds the lock; `job` is its (public) record."""
+
+    def __init__(self, job: dict[str, Any]) -> None:
+        super().__init__("an export is already running")
+        self.job = job
+
+
+class JobNotActive(Exception):
+    """The job is no longer queued/running (it was marked failed, e.g. for a stale heartbeat)."""
+
+
+def stale_after_seconds() -> int:
+    """Heartbeat age after which a queued or running job counts as dead (template Globals)."""
+    try:
+        return max(1, int(os.environ.get("EXPORT_STALE_SECONDS", DEFAULT_STALE_SECONDS)))
+    except ValueError:
+        return DEFAULT_STALE_SECONDS
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB's Decimals as int/float, recursively."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def public_view(item: dict[str, Any]) -> dict[str, Any]:
+    """A job as the API shows it (no lock bookkeeping, numbers as numbers)."""
+    job = _plain(item)
+    return {
+        "job_id": job["job_id"],
+        "state": job.get("state"),
+        "requested_by": job.get("requested_by"),
+        "trigger": job.get("trigger", "api"),
+        "options": job.get("options", {}),
+        "created_at": job.get("created_at"),
+        "started_at": job.get("started_at"),
+        "finished_at": job.get("finished_at"),
+        "duration_seconds": job.get("duration_seconds"),
+        "rows_so_far": job.get("rows_so_far", 0),
+        "rows": job.get("rows"),
+        "bytes": job.get("bytes"),
+        "files": job.get("files"),
+        "regions": job.get("regions"),
+        "error": job.get("error"),
+    }
+
+
+def _is_conditional_failure(err: ClientError) -> bool:
+    code = err.response.get("Error", {}).get("Code", "")
+    return code in ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
+def _encode_cursor(key: dict[str, Any] | None) -> str | None:
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(_plain(key)).encode()).decode()
+
+
+def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+    """An opaque cursor back into a LastEvaluatedKey of the kind index; ValueError if forged."""
+    if not cursor:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as err:
+        raise ValueError("bad cursor") from err
+    if (
+        not isinstance(key, dict)
+        or set(key) != {"job_id", "kind", "created_at"}
+        or not all(isinstance(v, str) for v in key.values())
+        or key["kind"] != EXPORT_KIND
+    ):
+        raise ValueError("bad cursor")
+    return key
+
+
+class ExportJobs:
+    """Repository over the ExportJobs table (a boto3 Table resource)."""
+
+    def __init__(self, table: Any, stale_seconds: int | None = None) -> None:
+        self.table = table
+        self.stale_seconds = stale_seconds if stale_seconds is not None else stale_after_seconds()
+
+    # ------------------------------------------------------------ create / read
+    def create(self, requested_by: str, options: ExportOptions, trigger: str = "api") -> dict[str, Any]:
+        """Write a queued job and take the lock in one transaction; JobRunning if one is active."""
+        for _ in range(3):
+            job_id = new_export_id()
+            now = time.time()
+            item = {
+                "job_id": job_id,
+                "kind": EXPORT_KIND,
+                "created_at": datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"),
+                "requested_by": requested_by,
+                "trigger": trigger,
+                "options": options.as_dict(),
+                "state": "queued",
+                "rows_so_far": 0,
+                "heartbeat_at": Decimal(int(now)),
+                "expires_at": Decimal(int(now) + JOB_TTL_SECONDS),
+            }
+            lock = {
+                "job_id": LOCK_ID,
+                "holder": job_id,
+                "acquired_at": Decimal(int(now)),
+                "expires_at": Decimal(int(now) + LOCK_TTL_SECONDS),
+            }
+            name = self.table.name
+            try:
+                self.table.meta.client.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Put": {
+                                "TableName": name,
+                                "Item": lock,
+                                "ConditionExpression": "attribute_not_exists(job_id)",
+                            }
+                        },
+                        {
+                            "Put": {
+                                "TableName": name,
+                                "Item": item,
+                                "ConditionExpression": "attribute_not_exists(job_id)",
+                            }
+                        },
+                    ]
+                )
+                return item
+            except ClientError as err:
+                if not _is_conditional_failure(err):
+                    raise
+            # The lock is held: by a live job (refuse), or by a dead or finished one (free it, retry).
+            holder = self._lock_holder()
+            if holder is None:
+                continue
+            job = self.get(holder)
+            if job is not None and job.get("state") in ACTIVE_STATES:
+                raise JobRunning(public_view(job))
+            self.release_lock(holder)
+        # Three lost races in a row: someone else is starting exports right now.
+        holder = self._lock_holder()
+        job = self.get(holder) if holder else None
+        raise JobRunning(public_view(job) if job else {"job_id": holder, "state": "queued"})
+
+    def _lock_holder(self) -> str | None:
+        item = self.table.get_item(Key={"job_id": LOCK_ID}, ConsistentRead=True).get("Item")
+        return str(item["holder"]) if item else None
+
+    def get(self, job_id: str, reconcile: bool = True) -> dict[str, Any] | None:
+        """A job record; an active job with a stale heartbeat is marked failed first."""
+        item: dict[str, Any] | None = self.table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get(
+            "Item"
+        )
+        if item is None or item.get("kind") != EXPORT_KIND:
+            return None
+        if reconcile and self.is_stale(item):
+            # JobNotActive: it finished (or another reader failed it) a moment ago.
+            with contextlib.suppress(JobNotActive):
+                self.fail(
+                    job_id,
+                    f"the generator stopped without finishing (no heartbeat for over {self.stale_seconds} s):"
+                    " it was killed, timed out or crashed; no partial export was published",
+                )
+            self.release_lock(job_id)
+            item = self.table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item") or item
+        return item
+
+    def is_stale(self, item: dict[str, Any]) -> bool:
+        if item.get("state") not in ACTIVE_STATES:
+            return False
+        beat = float(item.get("heartbeat_at", 0))
+        return time.time() - beat > self.stale_seconds
+
+    def list(
+        self, limit: int = 20, cursor: str | None = None, reconcile: bool = True
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Jobs newest first, one page; the cursor is opaque to clients."""
+        kwargs: dict[str, Any] = {
+            "IndexName": "kind-created-index",
+            "KeyConditionExpression": "#k = :k",
+            "ExpressionAttributeNames": {"#k": "kind"},
+            "ExpressionAttributeValues": {":k": EXPORT_KIND},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        start = decode_cursor(cursor)
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        resp = self.table.query(**kwargs)
+        items = [
+            (self.get(i["job_id"]) or i) if reconcile and self.is_stale(i) else i
+            for i in resp.get("Items", [])
+        ]
+        return items, _encode_cursor(resp.get("LastEvaluatedKey"))
+
+    # ------------------------------------------------------------ generator side
+    def start(self, job_id: str) -> dict[str, Any]:
+        """queued → running; JobNotActive if the job is gone, finished or already taken."""
+        now = time.time()
+        try:
+            resp = self.table.update_item(
+                Key={"job_id": job_id},
+                UpdateExpression="SET #s = :running, started_at = :iso, heartbeat_at = :now",
+                ConditionExpression="#s = :queued",
+                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeValues={
+                    ":running": "running",
+                    ":queued": "queued",
+                    ":iso": datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"),
+                    ":now": Decimal(int(now)),
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as err:
+            if _is_conditional_failure(err):
+                raise JobNotActive(job_id) from err
+            raise
+        attributes: dict[str, Any] = resp["Attributes"]
+        return attributes
+
+    def heartbeat(self, job_id: str, rows_so_far: int) -> None:
+        """Progress and liveness; JobNotActive if someone marked the job failed meanwhile."""
+        try:
+            self.table.update_item(
+                Key={"job_id": job_id},
+                UpdateExpression="SET rows_so_far = :rows, heartbeat_at = :now",
+                ConditionExpression="#s = :running",
+                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeValues={
+                    ":rows": rows_so_far,
+                    ":now": Decimal(int(time.time())),
+                    ":running": "running",
+                },
+            )
+        except ClientError as err:
+            if _is_conditional_failure(err):
+                raise JobNotActive(job_id) from err
+            raise
+
+    def succeed(self, job_id: str, rows: int, size: int, files: int, regions: dict[str, int]) -> None:
+        """running → succeeded, with what was published."""
+        self._finish(
+            job_id,
+            "succeeded",
+            {":rows": rows, ":bytes": size, ":files": files, ":regions": regions},
+            "#r = :rows, #b = :bytes, #f = :files, #rg = :regions",
+            only_if_active=True,
+        )
+
+    def fail(self, job_id: str, reason: str, only_if_active: bool = True) -> None:
+        """→ failed with a readable reason (never AWS error text or member data)."""
+        self._finish(job_id, "failed", {":error": reason}, "#e = :error", only_if_active=only_if_active)
+
+    def _finish(
+        self, job_id: str, state: str, values: dict[str, Any], extra_set: str, only_if_active: bool
+    ) -> None:
+        now = time.time()
+        item = self.table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item") or {}
+        started = item.get("started_at")
+        duration = None
+        if started:
+            duration = Decimal(str(round(now - datetime.fromisoformat(str(started)).timestamp(), 3)))
+        kwargs: dict[str, Any] = {
+            "Key": {"job_id": job_id},
+            "UpdateExpression": f"SET #s = :state, finished_at = :iso, duration_seconds = :dur, {extra_set}",
+            "ExpressionAttributeNames": {"#s": "state"},
+            "ExpressionAttributeValues": {
+                ":state": state,
+                ":iso": datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"),
+                ":dur": duration,
+                **values,
+            },
+        }
+        if "#b" in extra_set:
+            # rows, bytes and files are DynamoDB reserved words.
+            kwargs["ExpressionAttributeNames"].update(
+                {"#r": "rows", "#b": "bytes", "#f": "files", "#rg": "regions"}
+            )
+        if "#e" in extra_set:
+            kwargs["ExpressionAttributeNames"]["#e"] = "error"
+        if only_if_active:
+            kwargs["ConditionExpression"] = "#s IN (:queued, :running)"
+            kwargs["ExpressionAttributeValues"].update({":queued": "queued", ":running": "running"})
+        try:
+            self.table.update_item(**kwargs)
+        except ClientError as err:
+            if _is_conditional_failure(err):
+                raise JobNotActive(job_id) from err
+            raise
+
+    def release_lock(self, job_id: str) -> None:
+        """Free the lock if `job_id` holds it (never someone else's)."""
+        try:
+            self.table.delete_item(
+                Key={"job_id": LOCK_ID},
+                ConditionExpression="holder = :h",
+                ExpressionAttributeValues={":h": job_id},
+            )
+        except ClientError as err:
+            if not _is_conditional_failure(err):
+                raise

@@ -1,0 +1,434 @@
+"""Members table → typed Arrow batches → Parquet files partitioned by regio, memory bounded.
+
+The generator's engine (pyarrow and boto3 only; no pandas: it costs more import time
+than it saves). Scan pages are parsed with one `json.loads` each instead of botocore's
+shape-walking parser (which costs about six times as much CPU per row), converted
+column by column into an Arrow `RecordBatch`, split by regio and buffered until a row
+group is worth writing; buffers are bounded by a row count, so memory does not grow
+with the member count.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import queue
+import random
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from botocore.exceptions import ClientError
+
+UNKNOWN_REGIO = "Onbekend"
+THROTTLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+    }
+)
+
+_DICT = pa.dictionary(pa.int32(), pa.string())
+_TS = pa.timestamp("us", tz="UTC")
+
+# (column, Arrow type, DynamoDB source kind); computed columns have kind "computed".
+COLUMNS: list[tuple[str, pa.DataType, str]] = [
+    ("member_id", pa.string(), "S"),
+    ("lidnummer", pa.int32(), "N"),
+    ("voornaam", pa.string(), "S"),
+    ("tussenvoegsel", pa.string(), "S"),
+    ("achternaam", pa.string(), "S"),
+    ("initialen", pa.string(), "S"),
+    ("geboortedatum", pa.date32(), "date"),
+    ("leeftijd", pa.int16(), "computed"),
+    ("geslacht", _DICT, "enum"),
+    ("email", pa.string(), "S"),
+    ("telefoon", pa.string(), "S"),
+    ("straat", pa.string(), "S"),
+    ("postcode", pa.string(), "S"),
+    ("woonplaats", pa.string(), "S"),
+    ("land", _DICT, "enum"),
+    ("regio", _DICT, "enum"),
+    ("lidmaatschap", _DICT, "enum"),
+    ("status", _DICT, "enum"),
+    ("clubblad", _DICT, "enum"),
+    ("lid_sinds", pa.date32(), "date"),
+    ("jaren_lid", pa.int16(), "computed"),
+    ("motormerk", _DICT, "enum"),
+    ("motortype", _DICT, "enum"),
+    ("bouwjaar", pa.int16(), "N"),
+    ("kenteken", pa.string(), "S"),
+    ("bankrekeningnummer", pa.string(), "S"),
+    ("betaalwijze", _DICT, "enum"),
+    ("nieuwsbrief", pa.bool_(), "BOOL"),
+    ("privacy", pa.bool_(), "BOOL"),
+    ("notities", pa.string(), "S"),
+    ("created_at", _TS, "timestamp"),
+    ("updated_at", _TS, "timestamp"),
+    ("version", pa.int32(), "N"),
+]
+
+# Direct identifiers and contact data: never in an anonymized export (leeftijd stays, the birth date goes).
+PII_COLUMNS = frozenset(
+    {
+        "member_id",
+        "lidnummer",
+        "voornaam",
+        "tussenvoegsel",
+        "achternaam",
+        "initialen",
+        "geboortedatum",
+        "email",
+        "telefoon",
+        "straat",
+        "postcode",
+        "kenteken",
+        "bankrekeningnummer",
+        "notities",
+    }
+)
+
+
+def export_schema(anonymize: bool = False) -> pa.Schema:
+    """The Arrow schema of an export's files (what a reader gets back)."""
+    return pa.schema([(n, t) for n, t, _ in COLUMNS if not (anonymize and n in PII_COLUMNS)])
+
+
+class ExportFailed(Exception):
+    """An export could not finish; `reason` is readable and safe to store in the job."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# ------------------------------------------------------------------ conversion
+def _attr(items: list[dict[str, Any]], name: str, kind: str) -> list[Any]:
+    # One comprehension per column: the hot loop of the export. NULL and missing both give None.
+    return [d.get(kind) if (d := it.get(name)) is not None else None for it in items]
+
+
+def _numbers(values: list[Any], typ: pa.DataType) -> pa.Array:
+    """DynamoDB number strings → integers; a value that is not an integer becomes null."""
+    try:
+        return pa.array(values, pa.string()).cast(typ)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        out: list[int | None] = []
+        for v in values:
+            try:
+                out.append(int(float(v)) if v is not None else None)
+            except (TypeError, ValueError):
+                out.append(None)
+        return pa.array(out, pa.int64()).cast(typ, safe=False)
+
+
+def _dates(values: list[Any]) -> pa.Array:
+    parsed = pc.strptime(pa.array(values, pa.string()), format="%Y-%m-%d", unit="s", error_is_null=True)
+    return parsed.cast(pa.date32())
+
+
+def _timestamps(values: list[Any]) -> pa.Array:
+    try:
+        return pa.array(values, pa.string()).cast(_TS)
+    except pa.ArrowInvalid:
+        out: list[datetime | None] = []
+        for v in values:
+            try:
+                dt = datetime.fromisoformat(str(v)) if v else None
+                out.append(dt.astimezone(UTC) if dt and dt.tzinfo else dt.replace(tzinfo=UTC) if dt else None)
+            except ValueError:
+                out.append(None)
+        return pa.array(out, _TS)
+
+
+def _completed_years(since: pa.Array, today: date) -> pa.Array:
+    """Whole years from each date to `today` (age, years of membership); null stays null."""
+    years = pc.subtract(pa.scalar(today.year, pa.int64()), pc.year(since))
+    since_md = pc.add(pc.multiply(pc.month(since), 100), pc.day(since))
+    not_yet = pc.greater(since_md, pa.scalar(today.month * 100 + today.day, pa.int64()))
+    return pc.subtract(years, pc.cast(not_yet, pa.int64())).cast(pa.int16())
+
+
+def items_to_batch(items: list[dict[str, Any]], today: date, anonymize: bool = False) -> pa.RecordBatch:
+    """DynamoDB-JSON items (as Scan returns them) → one typed RecordBatch of the export schema."""
+    arrays: dict[str, pa.Array] = {}
+    for name, typ, kind in COLUMNS:
+        if kind == "S":
+            arrays[name] = pa.array(_attr(items, name, "S"), pa.string())
+        elif kind == "N":
+            arrays[name] = _numbers(_attr(items, name, "N"), typ)
+        elif kind == "BOOL":
+            arrays[name] = pa.array(_attr(items, name, "BOOL"), pa.bool_())
+        elif kind == "enum":
+            arrays[name] = pa.array(_attr(items, name, "S"), pa.string()).dictionary_encode()
+        elif kind == "date":
+            arrays[name] = _dates(_attr(items, name, "S"))
+        elif kind == "timestamp":
+            arrays[name] = _timestamps(_attr(items, name, "S"))
+    arrays["leeftijd"] = _completed_years(arrays["geboortedatum"], today)
+    arrays["jaren_lid"] = _completed_years(arrays["lid_sinds"], today)
+    schema = export_schema(anonymize)
+    return pa.RecordBatch.from_arrays([arrays[f.name] for f in schema], schema=schema)
+
+
+# ------------------------------------------------------------------ scanning
+def keep_raw_scan_items(
+    response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any
+) -> None:
+    """botocore `before-parse` hook: hand Scan's items over as DynamoDB JSON, parsed by json.loads.
+
+    botocore's own parser walks every attribute through the service model; for a full
+    table export that is most of the CPU. Error responses are left to botocore.
+    """
+    if response_dict.get("status_code") != 200:
+        return
+    data = json.loads(response_dict["body"])
+    customized_response_dict["RawItems"] = data.get("Items", [])
+    customized_response_dict["Count"] = data.get("Count", 0)
+    if "LastEvaluatedKey" in data:
+        customized_response_dict["LastEvaluatedKey"] = data["LastEvaluatedKey"]
+    response_dict["body"] = b"{}"
+
+
+def install_raw_scan(dynamodb_client: Any) -> None:
+    """Make this client's Scan return `RawItems` (use a client of its own: all its Scans change)."""
+    dynamodb_client.meta.events.register(
+        "before-parse.dynamodb.Scan", keep_raw_scan_items, unique_id="hdcn-raw-scan"
+    )
+
+
+@dataclass
+class ScanRequest:
+    """Which members to read."""
+
+    table: str
+    active_only: bool = False
+    regio: str | None = None
+    segments: int = 1
+    page_size: int | None = None
+
+    def base_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"TableName": self.table}
+        conditions, names, values = [], {}, {}
+        if self.active_only:
+            conditions.append("#st = :actief")
+            names["#st"], values[":actief"] = "status", {"S": "Actief"}
+        if self.regio:
+            conditions.append("#rg = :regio")
+            names["#rg"], values[":regio"] = "regio", {"S": self.regio}
+        if conditions:
+            kwargs.update(
+                FilterExpression=" AND ".join(conditions),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        if self.page_size:
+            kwargs["Limit"] = self.page_size
+        return kwargs
+
+
+def scan_with_backoff(
+    dynamodb: Any,
+    kwargs: dict[str, Any],
+    on_wait: Callable[[], None],
+    max_attempts: int = 10,
+    base_delay: float = 0.2,
+    max_delay: float = 10.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """One Scan page, retried with full-jitter backoff while DynamoDB throttles.
+
+    botocore's standard retry mode retries first; this loop outlasts longer throttling
+    and calls `on_wait` (the job heartbeat) between attempts so a patient run is not
+    mistaken for a dead one.
+    """
+    for attempt in range(max_attempts):
+        try:
+            page: dict[str, Any] = dynamodb.scan(**kwargs)
+            return page
+        except ClientError as err:
+            code = err.response.get("Error", {}).get("Code", "")
+            if code not in THROTTLE_CODES:
+                raise
+            if attempt == max_attempts - 1:
+                break
+        on_wait()
+        sleep(random.uniform(0, min(max_delay, base_delay * 2**attempt)))
+    raise ExportFailed("the Members table kept throttling the export scan; try again later")
+
+
+def scan_pages(
+    dynamodb: Any, request: ScanRequest, on_wait: Callable[[], None]
+) -> Iterator[list[dict[str, Any]]]:
+    """Pages of raw items; with several segments, read in parallel into a bounded queue."""
+    base = request.base_kwargs()
+    if request.segments <= 1:
+        start: dict[str, Any] | None = None
+        while True:
+            kwargs = dict(base, ExclusiveStartKey=start) if start else base
+            page = scan_with_backoff(dynamodb, kwargs, on_wait)
+            yield page.get("RawItems", [])
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return
+    # Bounded: at most two pages per segment wait in memory, whatever the table size.
+    pages: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=2 * request.segments)
+    stop = threading.Event()
+
+    def read_segment(segment: int) -> None:
+        try:
+            start_key: dict[str, Any] | None = None
+            while not stop.is_set():
+                kwargs = dict(base, Segment=segment, TotalSegments=request.segments)
+                if start_key:
+                    kwargs["ExclusiveStartKey"] = start_key
+                page = scan_with_backoff(dynamodb, kwargs, on_wait)
+                pages.put(("page", page.get("RawItems", [])))
+                start_key = page.get("LastEvaluatedKey")
+                if not start_key:
+                    break
+            pages.put(("done", None))
+        except BaseException as err:
+            pages.put(("error", err))
+
+    with ThreadPoolExecutor(max_workers=request.segments, thread_name_prefix="scan") as pool:
+        for s in range(request.segments):
+            pool.submit(read_segment, s)
+        done = 0
+        try:
+            while done < request.segments:
+                kind, payload = pages.get()
+                if kind == "page":
+                    yield payload
+                elif kind == "done":
+                    done += 1
+                else:
+                    raise payload
+        finally:
+            stop.set()
+            # Drain so no reader stays blocked on a full queue.
+            while done < request.segments:
+                try:
+                    kind, _ = pages.get(timeout=30)
+                except queue.Empty:
+                    break
+                if kind in ("done", "error"):
+                    done += 1
+
+
+# ------------------------------------------------------------------ writing
+@dataclass
+class _Part:
+    regio: str
+    number: int
+    path: Path
+    writer: pq.ParquetWriter
+    rows: int = 0
+
+
+@dataclass
+class WrittenPart:
+    """A finished part file (uploaded by the caller's `publish` callback)."""
+
+    regio: str
+    number: int
+    rows: int
+    bytes: int
+
+
+@dataclass
+class PartitionedWriter:
+    """Batches → one Parquet file series per regio, row groups flushed from bounded buffers."""
+
+    schema: pa.Schema
+    publish: Callable[[Path, str, int], None]
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="export-")))
+    max_buffered_rows: int = 32_768
+    rows_per_part: int = 1_000_000
+    compression: str = "zstd"
+    parts: list[WrittenPart] = field(default_factory=list)
+    _buffers: dict[str, list[pa.RecordBatch]] = field(default_factory=dict)
+    _buffered: int = 0
+    _open: dict[str, _Part] = field(default_factory=dict)
+    _numbers: dict[str, int] = field(default_factory=dict)
+    _files: int = 0
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        """Add rows; they land in their regio's file once buffers are full or at close()."""
+        if batch.num_rows == 0:
+            return
+        regio = pc.fill_null(batch.column("regio").cast(pa.string()), UNKNOWN_REGIO)
+        for value in pc.unique(regio).to_pylist():
+            part = batch.filter(pc.equal(regio, value))
+            self._buffers.setdefault(value, []).append(part)
+            self._buffered += part.num_rows
+        if self._buffered >= self.max_buffered_rows:
+            self._flush_all()
+
+    def _flush_all(self) -> None:
+        for regio in list(self._buffers):
+            self._flush(regio)
+        self._buffered = 0
+
+    def _flush(self, regio: str) -> None:
+        batches = self._buffers.pop(regio, [])
+        if not batches:
+            return
+        table = pa.Table.from_batches(batches, schema=self.schema)
+        part = self._open.get(regio)
+        if part is None:
+            number = self._numbers.get(regio, 0)
+            self._numbers[regio] = number + 1
+            self._files += 1
+            path = self.workdir / f"{self._files:05d}.parquet"
+            writer = pq.ParquetWriter(path, self.schema, compression=self.compression)
+            part = self._open[regio] = _Part(regio, number, path, writer)
+        part.writer.write_table(table, row_group_size=max(table.num_rows, 1))
+        part.rows += table.num_rows
+        if part.rows >= self.rows_per_part:
+            self._close(regio)
+
+    def _close(self, regio: str) -> None:
+        part = self._open.pop(regio)
+        part.writer.close()
+        size = part.path.stat().st_size
+        self.publish(part.path, part.regio, part.number)
+        part.path.unlink(missing_ok=True)
+        self.parts.append(WrittenPart(part.regio, part.number, part.rows, size))
+
+    def close(self) -> list[WrittenPart]:
+        """Flush and finish every file; returns the parts in publish order."""
+        self._flush_all()
+        for regio in list(self._open):
+            self._close(regio)
+        self._remove_workdir()
+        return self.parts
+
+    def abort(self) -> None:
+        """Drop local files (what was already published is the caller's to delete)."""
+        for part in self._open.values():
+            # The file is deleted next anyway; a writer that cannot close must not hide the real error.
+            with contextlib.suppress(Exception):
+                part.writer.close()
+            part.path.unlink(missing_ok=True)
+        self._open.clear()
+        self._buffers.clear()
+        self._remove_workdir()
+
+    def _remove_workdir(self) -> None:
+        for p in self.workdir.glob("*"):
+            p.unlink(missing_ok=True)
+        if self.workdir.exists():
+            self.workdir.rmdir()

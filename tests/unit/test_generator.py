@@ -1,0 +1,385 @@
+"""The member export generator against moto in-process: schema, partitions, options, atomic publish."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import boto3
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+from hdcn_common import settings as settings_module
+from hdcn_common.export_jobs import LOCK_ID, ExportJobs
+from hdcn_common.exports import (
+    EXPORTS_PREFIX,
+    ExportOptions,
+    list_published,
+    manifest_key,
+    read_manifest,
+)
+from hdcn_common.member_export import export_members, prune_exports
+from hdcn_common.member_parquet import (
+    PII_COLUMNS,
+    ExportFailed,
+    install_raw_scan,
+    items_to_batch,
+    scan_with_backoff,
+)
+from moto import mock_aws
+
+from backend.local.seed import generate_members
+from backend.local.template import REPO_ROOT, load_template
+
+pytestmark = pytest.mark.unit
+REGION = "eu-west-1"
+TODAY = date(2026, 11, 25)
+GENERATOR = REPO_ROOT / "backend/handler/generate_member_parquet/app.py"
+
+
+@dataclass
+class ExportEnv:
+    """Tables and bucket made from template.yaml inside moto, with seeded members."""
+
+    members: list[dict[str, Any]]
+    members_table: str
+    jobs_table: str
+    bucket: str
+    dynamodb: Any
+    s3: Any
+
+    def scan_client(self) -> Any:
+        client = boto3.client("dynamodb", region_name=REGION)
+        install_raw_scan(client)
+        return client
+
+    def jobs(self, stale_seconds: int = 30) -> ExportJobs:
+        return ExportJobs(
+            boto3.resource("dynamodb", region_name=REGION).Table(self.jobs_table), stale_seconds
+        )
+
+
+def _create_table_from_template(dynamodb: Any, logical_id: str, name: str) -> None:
+    props = load_template()["Resources"][logical_id]["Properties"]
+    kwargs: dict[str, Any] = {
+        "TableName": name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "KeySchema": props["KeySchema"],
+    }
+    if "GlobalSecondaryIndexes" in props:
+        kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    dynamodb.create_table(**kwargs)
+
+
+@pytest.fixture
+def export_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[ExportEnv]:
+    """GIVEN moto with the template's Members and ExportJobs tables, 240 seeded members and a bucket."""
+    for key in list(__import__("os").environ):
+        if key.startswith("AWS_ENDPOINT_URL"):
+            monkeypatch.delenv(key)
+    suffix = uuid.uuid4().hex[:8]
+    env = {
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "MEMBERS_TABLE": f"members-{suffix}",
+        "EXPORT_JOBS_TABLE": f"jobs-{suffix}",
+        "EXPORT_BUCKET": f"exports-{suffix}",
+        "EXPORTS_TO_KEEP": "2",
+        "EXPORT_STALE_SECONDS": "30",
+    }
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    with mock_aws():
+        for fn in (settings_module.settings, settings_module.client, settings_module.table):
+            fn.cache_clear()
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        _create_table_from_template(dynamodb, "MembersTable", env["MEMBERS_TABLE"])
+        _create_table_from_template(dynamodb, "ExportJobsTable", env["EXPORT_JOBS_TABLE"])
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(
+            Bucket=env["EXPORT_BUCKET"], CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        s3.put_bucket_versioning(Bucket=env["EXPORT_BUCKET"], VersioningConfiguration={"Status": "Enabled"})
+        members = list(generate_members(240))
+        with boto3.resource("dynamodb", region_name=REGION).Table(env["MEMBERS_TABLE"]).batch_writer() as w:
+            for m in members:
+                w.put_item(Item=m)
+        yield ExportEnv(
+            members, env["MEMBERS_TABLE"], env["EXPORT_JOBS_TABLE"], env["EXPORT_BUCKET"], dynamodb, s3
+        )
+        for fn in (settings_module.settings, settings_module.client, settings_module.table):
+            fn.cache_clear()
+
+
+def _read_export(env: ExportEnv, export_id: str) -> pa.Table:
+    """Read an export back the way an analyst would: as a Hive-partitioned dataset of its files."""
+    manifest = read_manifest(env.s3, env.bucket, export_id)
+    assert manifest is not None
+    tables = []
+    for f in manifest.files:
+        body = env.s3.get_object(Bucket=env.bucket, Key=f.key)["Body"].read()
+        tables.append(pq.read_table(io.BytesIO(body)))
+    return pa.concat_tables(tables, promote_options="permissive")
+
+
+def _run_export(env: ExportEnv, export_id: str, **options: Any) -> Any:
+    return export_members(
+        dynamodb=env.scan_client(),
+        s3=env.s3,
+        bucket=env.bucket,
+        members_table=env.members_table,
+        export_id=export_id,
+        options=ExportOptions(**options).as_dict(),
+        created_at="2026-11-25T21:00:00+00:00",
+        today=TODAY,
+        max_buffered_rows=50,  # small buffers: several row groups and flushes even with 240 members
+    )
+
+
+def test_export_rows_equal_the_table_with_typed_columns(export_env: ExportEnv) -> None:
+    # WHEN a full export runs
+    manifest = _run_export(export_env, "20261125T210000Z-00000001")
+    table = _read_export(export_env, "20261125T210000Z-00000001")
+    # THEN every member is there exactly once, with typed columns
+    assert manifest.rows == table.num_rows == len(export_env.members)
+    assert sorted(table.column("member_id").to_pylist()) == sorted(m["member_id"] for m in export_env.members)
+    schema = table.schema
+    assert schema.field("geboortedatum").type == pa.date32()
+    assert schema.field("lid_sinds").type == pa.date32()
+    assert schema.field("lidnummer").type == pa.int32()
+    assert schema.field("bouwjaar").type == pa.int16()
+    assert pa.types.is_dictionary(schema.field("regio").type)
+    assert pa.types.is_dictionary(schema.field("status").type)
+    assert schema.field("created_at").type == pa.timestamp("us", tz="UTC")
+    # and the values survive the trip, computed columns included
+    by_id = {r["member_id"]: r for r in table.to_pylist()}
+    for m in export_env.members[:25]:
+        row = by_id[m["member_id"]]
+        born = date.fromisoformat(m["geboortedatum"])
+        age = TODAY.year - born.year - ((TODAY.month, TODAY.day) < (born.month, born.day))
+        joined = date.fromisoformat(m["lid_sinds"])
+        years = TODAY.year - joined.year - ((TODAY.month, TODAY.day) < (joined.month, joined.day))
+        assert row["geboortedatum"] == born and row["leeftijd"] == age and row["jaren_lid"] == years
+        assert row["lidnummer"] == m["lidnummer"] and row["bouwjaar"] == m["bouwjaar"]
+        assert row["regio"] == m["regio"] and row["kenteken"] == m["kenteken"]
+        assert row["motormerk"] == m["motormerk"] and row["nieuwsbrief"] is m["nieuwsbrief"]
+
+
+def test_files_are_zstd_hive_partitioned_by_regio(export_env: ExportEnv) -> None:
+    manifest = _run_export(export_env, "20261125T210000Z-00000002")
+    for f in manifest.files:
+        # GIVEN each published file THEN its key follows the layout and its regio matches its rows
+        assert f.key.startswith(f"{EXPORTS_PREFIX}export_id=20261125T210000Z-00000002/regio=")
+        assert f.key.endswith(".parquet")
+        body = export_env.s3.get_object(Bucket=export_env.bucket, Key=f.key)["Body"].read()
+        meta = pq.ParquetFile(io.BytesIO(body)).metadata
+        assert meta.row_group(0).column(0).compression == "ZSTD"
+        assert set(pq.read_table(io.BytesIO(body)).column("regio").to_pylist()) == {f.regio}
+    # Groningen/Drenthe holds a slash: it is URI-encoded in the key and decoded by dataset readers
+    gd = [f for f in manifest.files if f.regio == "Groningen/Drenthe"]
+    assert gd and "regio=Groningen%2FDrenthe/" in gd[0].key
+    paths = [f.key.split("export_id=20261125T210000Z-00000002/")[1] for f in gd]
+    assert ds.partitioning(pa.schema([("regio", pa.string())]), flavor="hive").discover is not None
+    assert paths[0].startswith("regio=Groningen%2FDrenthe")
+
+
+def test_options_active_only_and_regio_filter_rows(export_env: ExportEnv) -> None:
+    # WHEN exporting active Utrecht members only
+    _run_export(export_env, "20261125T210000Z-00000003", active_only=True, regio="Utrecht")
+    table = _read_export(export_env, "20261125T210000Z-00000003")
+    expected = {
+        m["member_id"] for m in export_env.members if m["status"] == "Actief" and m["regio"] == "Utrecht"
+    }
+    # THEN exactly those rows are exported
+    assert set(table.column("member_id").to_pylist()) == expected and expected
+
+
+def test_anonymized_export_holds_no_pii(export_env: ExportEnv) -> None:
+    _run_export(export_env, "20261125T210000Z-00000004", anonymize=True)
+    manifest = read_manifest(export_env.s3, export_env.bucket, "20261125T210000Z-00000004")
+    assert manifest is not None
+    pii_values = set()
+    for m in export_env.members:
+        pii_values |= {m["achternaam"], m["email"], m["telefoon"], m["straat"], m["bankrekeningnummer"]}
+        pii_values |= {m["kenteken"], m["voornaam"], m["member_id"]}
+    pii_values.discard("")
+    for f in manifest.files:
+        raw = export_env.s3.get_object(Bucket=export_env.bucket, Key=f.key)["Body"].read()
+        table = pq.read_table(io.BytesIO(raw))
+        # THEN no PII column, and no PII value anywhere in the file's bytes or cells
+        assert not (set(table.column_names) & PII_COLUMNS)
+        cells = {str(v) for col in table.columns for v in col.to_pylist()}
+        assert not (cells & pii_values)
+        for value in ("@example.nl", "NL", "MZ-"):
+            assert value.encode() not in raw or value == "NL"
+        assert "leeftijd" in table.column_names
+
+
+def test_failed_run_publishes_nothing_and_keeps_previous(export_env: ExportEnv) -> None:
+    # GIVEN a published export
+    _run_export(export_env, "20261125T210000Z-0000000a")
+
+    # WHEN the next run fails after parts were uploaded (S3 refuses the manifest)
+    class ManifestRefusingS3:
+        def __init__(self, real: Any) -> None:
+            self.real = real
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.real, name)
+
+        def put_object(self, **kwargs: Any) -> Any:
+            raise RuntimeError("refused")
+
+    with pytest.raises(RuntimeError):
+        export_members(
+            dynamodb=export_env.scan_client(),
+            s3=ManifestRefusingS3(export_env.s3),
+            bucket=export_env.bucket,
+            members_table=export_env.members_table,
+            export_id="20261125T210000Z-0000000b",
+            options={},
+            created_at="x",
+            max_buffered_rows=50,
+        )
+    # THEN no object of the failed export remains and the previous one is still the published one
+    listed = export_env.s3.list_objects_v2(
+        Bucket=export_env.bucket, Prefix=f"{EXPORTS_PREFIX}export_id=20261125T210000Z-0000000b/"
+    )
+    assert listed.get("KeyCount", 0) == 0
+    assert list_published(export_env.s3, export_env.bucket) == ["20261125T210000Z-0000000a"]
+
+
+def test_prune_keeps_the_newest_and_drops_dead_runs(export_env: ExportEnv) -> None:
+    for n in range(1, 4):
+        _run_export(export_env, f"20261125T21000{n}Z-0000000c")
+    # GIVEN a folder left by a killed run (parts, no manifest)
+    export_env.s3.put_object(
+        Bucket=export_env.bucket,
+        Key=f"{EXPORTS_PREFIX}export_id=20261125T205959Z-deadbeef/regio=Oost/part-00000.parquet",
+        Body=b"x",
+    )
+    # WHEN pruning keeps 2
+    removed = prune_exports(export_env.s3, export_env.bucket, keep=2, current="20261125T210003Z-0000000c")
+    # THEN the oldest export and the dead folder are gone
+    assert sorted(removed) == ["20261125T205959Z-deadbeef", "20261125T210001Z-0000000c"]
+    assert list_published(export_env.s3, export_env.bucket) == [
+        "20261125T210003Z-0000000c",
+        "20261125T210002Z-0000000c",
+    ]
+
+
+def test_bad_values_become_nulls_not_failures() -> None:
+    # GIVEN items with a malformed date, a non-integer number and a missing regio
+    items = [
+        {"member_id": {"S": "a"}, "geboortedatum": {"S": "31-02-1970"}, "bouwjaar": {"N": "1999.5"}},
+        {
+            "member_id": {"S": "b"},
+            "lid_sinds": {"NULL": True},
+            "lidnummer": {"N": "7"},
+            "regio": {"S": "Oost"},
+        },
+    ]
+    batch = items_to_batch(items, TODAY)
+    # THEN the batch is built with nulls where the data is bad
+    assert batch.column("geboortedatum").to_pylist() == [None, None]
+    assert batch.column("leeftijd").to_pylist() == [None, None]
+    assert batch.column("bouwjaar").to_pylist() == [1999, None]
+    assert batch.column("lidnummer").to_pylist() == [None, 7]
+
+
+def test_throttled_scan_is_retried_then_gives_a_readable_failure() -> None:
+    from botocore.exceptions import ClientError
+
+    calls: list[str] = []
+
+    class Throttling:
+        def __init__(self, failures: int) -> None:
+            self.failures = failures
+
+        def scan(self, **_: Any) -> dict[str, Any]:
+            calls.append("scan")
+            if len(calls) <= self.failures:
+                raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "Scan")
+            return {"RawItems": []}
+
+    beats: list[int] = []
+    # GIVEN a table that throttles 3 times WHEN scanned THEN the page arrives, heartbeating while waiting
+    page = scan_with_backoff(Throttling(3), {}, on_wait=lambda: beats.append(1), sleep=lambda s: None)
+    assert page == {"RawItems": []} and len(beats) == 3
+    # GIVEN one that never stops THEN the failure is readable
+    calls.clear()
+    with pytest.raises(ExportFailed, match="throttling"):
+        scan_with_backoff(Throttling(99), {}, on_wait=lambda: None, sleep=lambda s: None, max_attempts=4)
+
+
+def _load_generator() -> Any:
+    name = f"generator_under_test_{uuid.uuid4().hex[:6]}"
+    spec = importlib.util.spec_from_file_location(name, GENERATOR)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class _Context:
+    function_name: str = "generator"
+    memory_limit_in_mb: int = 1024
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:generator"
+    aws_request_id: str = "req"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
+
+
+def test_handler_runs_a_queued_job_to_succeeded(export_env: ExportEnv) -> None:
+    # GIVEN a queued job holding the lock
+    jobs = export_env.jobs()
+    job = jobs.create("staff", ExportOptions())
+    # WHEN the generator handles it
+    result = _load_generator().lambda_handler({"job_id": job["job_id"]}, _Context())
+    # THEN the job succeeded with counts, the export is published and the lock is free
+    assert result["state"] == "succeeded"
+    done = jobs.get(job["job_id"])
+    assert done is not None and done["state"] == "succeeded"
+    assert int(done["rows"]) == len(export_env.members) and int(done["bytes"]) > 0
+    assert sum(int(v) for v in done["regions"].values()) == len(export_env.members)
+    assert export_env.s3.head_object(Bucket=export_env.bucket, Key=manifest_key(job["job_id"]))
+    assert jobs.table.get_item(Key={"job_id": LOCK_ID}).get("Item") is None
+
+
+def test_schedule_event_queues_its_own_job(export_env: ExportEnv) -> None:
+    # WHEN EventBridge's scheduled event arrives (no job id)
+    result = _load_generator().lambda_handler({"source": "aws.events", "detail": {}}, _Context())
+    # THEN a schedule job ran to the end
+    assert result["state"] == "succeeded"
+    job = export_env.jobs().get(result["job_id"])
+    assert job is not None and job["trigger"] == "schedule" and job["requested_by"] == "schedule"
+
+
+def test_handler_marks_job_failed_with_reason_and_publishes_nothing(
+    export_env: ExportEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a queued job and a bucket that does not exist (S3 refuses every part)
+    jobs = export_env.jobs()
+    job = jobs.create("staff", ExportOptions())
+    monkeypatch.setenv("EXPORT_BUCKET", "no-such-bucket-here")
+    settings_module.settings.cache_clear()
+    # WHEN the generator runs it
+    result = _load_generator().lambda_handler({"job_id": job["job_id"]}, _Context())
+    # THEN the job failed with a readable reason that quotes no AWS message
+    assert result["state"] == "failed"
+    failed = jobs.get(job["job_id"])
+    assert failed is not None and failed["state"] == "failed"
+    assert "no export was published" in failed["error"]
+    assert list_published(export_env.s3, export_env.bucket) == []
