@@ -1,20 +1,42 @@
-"""H-DCN admin console (foundation page: API health)."""
+"""H-DCN admin console: the router (auth gate, then the pages the user's roles allow)."""
 
 from __future__ import annotations
 
-import os
+import sys
+from pathlib import Path
 
-import requests
 import streamlit as st
 
+# `streamlit run console/streamlit_app.py` puts console/ on sys.path, not the repo root.
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from console import ui  # noqa: E402 - after the path fix above
+from console.roles import pages_for  # noqa: E402
+
+PAGES_DIR = Path(__file__).resolve().parent / "app_pages"
+
 st.set_page_config(page_title="H-DCN admin", page_icon=":material/two_wheeler:", layout="wide")
-st.title("H-DCN admin console")
-api = os.environ.get("HDCN_API_URL", "http://127.0.0.1:3000")
-try:
-    resp = requests.get(f"{api}/health", timeout=5)
-    health = resp.json()
-    st.success(
-        f"API {api} is {health.get('status')} — version {health.get('version')}, stage {health.get('stage')}"
+
+tokens = ui.current_tokens()
+if tokens is None:
+    page = st.navigation(
+        [st.Page(PAGES_DIR / "login.py", title="Sign in", icon=":material/login:", default=True)],
+        position="hidden",
     )
-except (requests.RequestException, ValueError):
-    st.error(f"API {api} is not reachable")
+else:
+    specs = pages_for(tokens.groups)
+    page = st.navigation(
+        [
+            st.Page(PAGES_DIR / spec.filename, title=spec.title, icon=spec.icon, default=i == 0)
+            for i, spec in enumerate(specs)
+        ]
+    )
+    with st.sidebar:
+        st.caption(f"Signed in as **{tokens.username}**")
+        st.caption(", ".join(sorted(tokens.groups)) or "no roles")
+        if st.button("Sign out", icon=":material/logout:", key="sign_out"):
+            ui.sign_out("You are signed out.")
+            st.rerun()
+page.run()

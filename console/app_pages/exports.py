@@ -1,0 +1,213 @@
+"""Exports: pick a member export, preview and filter it, charts, compare, jubilarissen, downloads."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from console import exports_view as ev
+from console import ui
+from console.api_client import ApiError
+from console.roles import LIDMAATSCHAPPEN, REGIONS, STATUSES
+
+# The table shows this many rows at most: the browser gets every shown row at once, and a
+# full 100k-row table would cost seconds per redraw. The row count and downloads are complete.
+MAX_TABLE_ROWS = 5_000
+DEFAULT_COLUMNS = (
+    "lidnummer",
+    "voornaam",
+    "tussenvoegsel",
+    "achternaam",
+    "regio",
+    "status",
+    "lidmaatschap",
+    "woonplaats",
+    "lid_sinds",
+    "leeftijd",
+)
+
+
+def export_label(item: dict[str, Any]) -> str:
+    rows = item.get("rows")
+    rows_text = f"{int(rows):,} rows" if isinstance(rows, int | float) else "rows unknown"
+    return f"{item.get('created_at', '?')} · {rows_text} · {item.get('export_id')}"
+
+
+def download_buttons(frame: pd.DataFrame, stem: str, key: str) -> None:
+    """CSV, Excel and Parquet of `frame`, each built only when clicked."""
+    c1, c2, c3 = st.columns(3)
+    c1.download_button(
+        "CSV",
+        lambda: ev.csv_bytes(frame),
+        f"{stem}.csv",
+        "text/csv",
+        key=f"{key}_csv",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+    c2.download_button(
+        "Excel",
+        lambda: ev.excel_bytes(frame),
+        f"{stem}.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        key=f"{key}_xlsx",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+    c3.download_button(
+        "Parquet",
+        lambda: ev.parquet_bytes(frame),
+        f"{stem}.parquet",
+        "application/vnd.apache.parquet",
+        key=f"{key}_parquet",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+
+
+st.title("Member exports")
+try:
+    exports = ui.read("/analytics/exports")
+except ApiError as err:
+    ui.show_api_error(err, "Exports")
+    st.stop()
+items: list[dict[str, Any]] = list(
+    (exports or {}).get("exports", []) if isinstance(exports, dict) else exports
+)
+if not items:
+    st.info("There is no export yet.")
+    if ui.access().can_export:
+        st.page_link("app_pages/generate.py", label="Generate an export", icon=":material/play_circle:")
+    st.stop()
+
+by_id = {str(i["export_id"]): i for i in items}
+export_id = st.selectbox("Export", list(by_id), format_func=lambda i: export_label(by_id[i]), key="export_id")
+try:
+    with st.spinner("Downloading the export …"):
+        frame, files, seconds = ui.load_export_frame(export_id)
+except ApiError as err:
+    ui.show_api_error(err, "Export download")
+    st.stop()
+st.caption(f"{len(frame):,} members in {len(files)} file(s) of your regions, ready in {seconds:.2f} s")
+
+# ------------------------------------------------------------------ filters
+with st.container(border=True):
+    f1, f2, f3, f4 = st.columns([2, 2, 2, 2])
+    search = f1.text_input("Search name or lidnummer", key="flt_search", placeholder="e.g. Jansen or 1042")
+    regios = f2.multiselect("Regio", ev.options_of(frame, "regio", REGIONS), key="flt_regio")
+    statuses = f3.multiselect("Status", ev.options_of(frame, "status", STATUSES), key="flt_status")
+    lidm = f4.multiselect(
+        "Lidmaatschap", ev.options_of(frame, "lidmaatschap", LIDMAATSCHAPPEN), key="flt_lidmaatschap"
+    )
+    all_columns = ev.display_columns(frame)
+    columns = st.multiselect(
+        "Columns",
+        all_columns,
+        default=[c for c in DEFAULT_COLUMNS if c in all_columns] or all_columns[:10],
+        key="flt_columns",
+    )
+filters = ev.Filters(
+    search=search, regios=tuple(regios), statuses=tuple(statuses), lidmaatschappen=tuple(lidm)
+)
+view = ev.apply_filters(frame, filters)
+st.metric(
+    "Rows",
+    f"{len(view):,}",
+    delta=None if len(view) == len(frame) else f"of {len(frame):,}",
+    delta_color="off",
+)
+
+tab_table, tab_charts, tab_compare, tab_jubilee, tab_files = st.tabs(
+    ["Table", "Charts", "Compare with previous", "Jubilarissen", "Download"]
+)
+with tab_table:
+    shown = view[columns or all_columns]
+    if len(shown) > MAX_TABLE_ROWS:
+        st.caption(f"Showing the first {MAX_TABLE_ROWS:,} of {len(shown):,} rows; downloads hold them all.")
+        shown = shown.head(MAX_TABLE_ROWS)
+    st.dataframe(
+        shown,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "lidnummer": st.column_config.NumberColumn("Lidnummer", format="%d"),
+            "lid_sinds": st.column_config.DateColumn("Lid sinds", format="D-M-YYYY"),
+            "geboortedatum": st.column_config.DateColumn("Geboortedatum", format="D-M-YYYY"),
+        },
+        key="export_table",
+    )
+
+with tab_charts:
+    c1, c2 = st.columns(2)
+    with c1:
+        st.markdown("**Members per region**")
+        st.bar_chart(ev.counts_by(view, "regio"), x="regio", y="leden", horizontal=True)
+        st.markdown("**Age distribution**")
+        st.bar_chart(ev.age_distribution(view), x="leeftijd", y="leden")
+    with c2:
+        st.markdown("**Status**")
+        st.bar_chart(ev.counts_by(view, "status"), x="status", y="leden", horizontal=True)
+        st.markdown("**Joins per year**")
+        st.bar_chart(ev.joins_per_year(view), x="jaar", y="leden")
+
+with tab_compare:
+    older = [i for i in by_id if i < export_id]
+    if not older:
+        st.info("There is no earlier export to compare with.")
+    else:
+        previous = st.selectbox(
+            "Compare with", older, format_func=lambda i: export_label(by_id[i]), key="compare_with"
+        )
+        try:
+            with st.spinner("Loading the earlier export …"):
+                old_frame = ui.load_export_frame(previous)[0]
+        except ApiError as err:
+            ui.show_api_error(err, "Earlier export")
+        else:
+            try:
+                diff = ev.compare_exports(old_frame, frame)
+            except ValueError as err:
+                st.warning(str(err))
+            else:
+                cols = st.columns(len(diff.summary))
+                for col, (label, count) in zip(cols, diff.summary.items(), strict=True):
+                    col.metric(label.capitalize(), f"{count:,}")
+                for title, part, key in (
+                    ("Joined", diff.joined, "joined"),
+                    ("Left", diff.left, "left"),
+                    ("Status changed", diff.status_changed, "status"),
+                    ("Region changed", diff.region_changed, "regio"),
+                ):
+                    with st.expander(f"{title} ({len(part):,})", expanded=False):
+                        st.dataframe(part.head(MAX_TABLE_ROWS), hide_index=True, width="stretch")
+                        download_buttons(part, f"{key}-{previous}-{export_id}", f"cmp_{key}")
+
+with tab_jubilee:
+    year = int(
+        st.number_input(
+            "Year", min_value=1990, max_value=2100, value=date.today().year, step=1, key="jubilee_year"
+        )
+    )
+    jubilee = ev.jubilarissen(view, year)
+    st.caption(f"{len(jubilee):,} active members reach 10, 25 or 40 years of membership in {year}.")
+    if not jubilee.empty:
+        counts = jubilee["jubileum"].value_counts().sort_index()
+        st.write(", ".join(f"{n} x {y} jaar" for y, n in counts.items()))
+    st.dataframe(jubilee.head(MAX_TABLE_ROWS), hide_index=True, width="stretch", key="jubilee_table")
+    download_buttons(jubilee, f"jubilarissen-{year}", "jubilee")
+
+with tab_files:
+    st.markdown(f"**The filtered view** ({len(view):,} rows)")
+    download_buttons(view, f"leden-{export_id}", "view")
+    st.markdown("**The export's Parquet files** (links expire after a few minutes)")
+    for f in files:
+        label = f"{f.get('regio') or f['key'].rsplit('/', 1)[-1]}"
+        rows = f.get("rows")
+        st.link_button(
+            f"{label}{f' · {rows:,} rows' if isinstance(rows, int) else ''}",
+            str(f["url"]),
+            icon=":material/download:",
+        )

@@ -1,0 +1,288 @@
+"""Member export preview logic, free of Streamlit: read, filter, chart data, compare, jubilarissen.
+
+Pages call these on a cached DataFrame; every function returns a new frame and never
+modifies its input (the cache's frame is shared between reruns).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+# A lower-cased "voornaam tussenvoegsel achternaam" column built once per export, so a name
+# search is one vectorised `str.contains` instead of three per keystroke.
+SEARCH_COLUMN = "_zoek"
+NAME_COLUMNS = ("voornaam", "tussenvoegsel", "achternaam")
+JUBILEE_YEARS: tuple[int, ...] = (10, 25, 40)
+# Columns shown first when present; the rest follow in the file's order.
+PREFERRED_ORDER = (
+    "lidnummer",
+    "voornaam",
+    "tussenvoegsel",
+    "achternaam",
+    "regio",
+    "status",
+    "lidmaatschap",
+    "woonplaats",
+    "lid_sinds",
+    "jaren_lid",
+    "leeftijd",
+)
+
+
+def read_parts(parts: Sequence[tuple[str | None, bytes]]) -> pa.Table:
+    """One Arrow table from Parquet files (each with the regio of its partition, if known).
+
+    The regio partition lives in the key (`regio=<value>/`), so a file read on its own
+    may lack the column: it is added from the partition when missing.
+    """
+    tables: list[pa.Table] = []
+    for regio, data in parts:
+        table = pq.read_table(io.BytesIO(data))
+        if "regio" not in table.column_names and regio is not None:
+            table = table.append_column("regio", pa.array([regio] * table.num_rows, pa.string()))
+        tables.append(table)
+    if not tables:
+        return pa.table({})
+    # Files of one export share a schema except perhaps dictionary widths: permissive unify.
+    return pa.concat_tables(tables, promote_options="permissive")
+
+
+def to_frame(table: pa.Table) -> pd.DataFrame:
+    """A pandas frame for filtering: dictionaries as categoricals, dates as datetime64, a search key."""
+    frame = table.to_pandas(date_as_object=False, self_destruct=False)
+    for col in ("regio", "status", "lidmaatschap", "clubblad", "geslacht", "land", "motormerk"):
+        if col in frame.columns and frame[col].dtype == object:
+            frame[col] = frame[col].astype("category")
+    order = [c for c in PREFERRED_ORDER if c in frame.columns]
+    frame = frame[order + [c for c in frame.columns if c not in order]]
+    names = [frame[c].astype("string").fillna("") for c in NAME_COLUMNS if c in frame.columns]
+    if names:
+        joined = names[0].str.cat(names[1:], sep=" ") if len(names) > 1 else names[0]
+        frame[SEARCH_COLUMN] = joined.str.replace(r"\s+", " ", regex=True).str.lower()
+    return frame.reset_index(drop=True)
+
+
+def display_columns(frame: pd.DataFrame) -> list[str]:
+    """Every column a person may choose to see (the search key is internal)."""
+    return [c for c in frame.columns if c != SEARCH_COLUMN]
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a person filters the preview on; empty means everything."""
+
+    search: str = ""
+    regios: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    lidmaatschappen: tuple[str, ...] = ()
+
+
+def apply_filters(frame: pd.DataFrame, filters: Filters) -> pd.DataFrame:
+    """The rows matching every filter (name or lidnummer search, region, status, lidmaatschap)."""
+    mask = pd.Series(True, index=frame.index)
+    for column, wanted in (
+        ("regio", filters.regios),
+        ("status", filters.statuses),
+        ("lidmaatschap", filters.lidmaatschappen),
+    ):
+        if wanted and column in frame.columns:
+            mask &= frame[column].isin(wanted)
+    term = " ".join(filters.search.lower().split())
+    if term:
+        hit = pd.Series(False, index=frame.index)
+        if SEARCH_COLUMN in frame.columns:
+            hit |= frame[SEARCH_COLUMN].str.contains(term, regex=False).fillna(False).astype(bool)
+        if term.isdigit() and "lidnummer" in frame.columns:
+            hit |= frame["lidnummer"].astype("string").str.startswith(term).fillna(False).astype(bool)
+        mask &= hit
+    return frame.loc[mask]
+
+
+def options_of(frame: pd.DataFrame, column: str, order: Iterable[str] = ()) -> list[str]:
+    """The values a filter offers: known order first, then any others present."""
+    if column not in frame.columns:
+        return []
+    present = {str(v) for v in frame[column].dropna().unique()}
+    known = [v for v in order if v in present]
+    return known + sorted(present - set(known))
+
+
+def counts_by(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Members per value of `column` (for a bar chart), largest first."""
+    if column not in frame.columns:
+        return pd.DataFrame({column: [], "leden": []})
+    counts = frame[column].astype("string").fillna("(leeg)").value_counts()
+    return pd.DataFrame({column: counts.index.astype(str), "leden": counts.to_numpy()})
+
+
+def ages(frame: pd.DataFrame, today: date | None = None) -> pd.Series:
+    """Age in whole years: the export's `leeftijd`, else computed from `geboortedatum`."""
+    if "leeftijd" in frame.columns:
+        return pd.to_numeric(frame["leeftijd"], errors="coerce")
+    if "geboortedatum" not in frame.columns:
+        return pd.Series([], dtype="float64")
+    today = today or date.today()
+    born = pd.to_datetime(frame["geboortedatum"], errors="coerce")
+    years = today.year - born.dt.year
+    before_birthday = (born.dt.month > today.month) | (
+        (born.dt.month == today.month) & (born.dt.day > today.day)
+    )
+    return years - before_birthday.astype(int)
+
+
+def age_distribution(frame: pd.DataFrame, width: int = 5) -> pd.DataFrame:
+    """Members per age band of `width` years (`"45-49"`), youngest first."""
+    values = ages(frame).dropna().astype(int)
+    if values.empty:
+        return pd.DataFrame({"leeftijd": [], "leden": []})
+    bands = (values // width) * width
+    counts = bands.value_counts().sort_index()
+    labels = [f"{b}-{b + width - 1}" for b in counts.index]
+    return pd.DataFrame({"leeftijd": labels, "leden": counts.to_numpy()})
+
+
+def joins_per_year(frame: pd.DataFrame) -> pd.DataFrame:
+    """Members per year of `lid_sinds`, oldest year first."""
+    if "lid_sinds" not in frame.columns:
+        return pd.DataFrame({"jaar": [], "leden": []})
+    years = pd.to_datetime(frame["lid_sinds"], errors="coerce").dt.year.dropna().astype(int)
+    counts = years.value_counts().sort_index()
+    return pd.DataFrame({"jaar": counts.index.astype(str), "leden": counts.to_numpy()})
+
+
+def jubilarissen(
+    frame: pd.DataFrame,
+    year: int,
+    milestones: Sequence[int] = JUBILEE_YEARS,
+    statuses: Sequence[str] = ("Actief",),
+) -> pd.DataFrame:
+    """Members whose membership reaches one of `milestones` years in `year` (active members only)."""
+    if "lid_sinds" not in frame.columns:
+        return frame.iloc[0:0].assign(jubileum=pd.Series(dtype="int64"))
+    joined = pd.to_datetime(frame["lid_sinds"], errors="coerce")
+    years = year - joined.dt.year
+    mask = years.isin(list(milestones))
+    if statuses and "status" in frame.columns:
+        mask &= frame["status"].isin(list(statuses))
+    out = frame.loc[mask].assign(jubileum=years[mask].astype(int))
+    sort = [c for c in ("jubileum", "regio", "lidnummer") if c in out.columns]
+    cols = ["jubileum"] + [c for c in display_columns(out) if c != "jubileum"]
+    return out.sort_values(sort, ascending=[False] + [True] * (len(sort) - 1))[cols]
+
+
+@dataclass
+class ExportDiff:
+    """What changed between two exports, keyed by member."""
+
+    joined: pd.DataFrame
+    left: pd.DataFrame
+    status_changed: pd.DataFrame
+    region_changed: pd.DataFrame
+    key: str = "member_id"
+    summary: dict[str, int] = field(default_factory=dict)
+
+
+def _key_column(old: pd.DataFrame, new: pd.DataFrame) -> str:
+    for candidate in ("member_id", "lidnummer"):
+        if candidate in old.columns and candidate in new.columns:
+            return candidate
+    raise ValueError("the exports share no member key (member_id or lidnummer)")
+
+
+def _who(frame: pd.DataFrame) -> list[str]:
+    return [c for c in ("lidnummer", "voornaam", "tussenvoegsel", "achternaam") if c in frame.columns]
+
+
+def compare_exports(old: pd.DataFrame, new: pd.DataFrame) -> ExportDiff:
+    """Who joined, who left, and whose status or region changed from `old` to `new`."""
+    key = _key_column(old, new)
+    old_keys, new_keys = pd.Index(old[key]), pd.Index(new[key])
+    joined = new.loc[~new[key].isin(old_keys), display_columns(new)]
+    left = old.loc[~old[key].isin(new_keys), display_columns(old)]
+    fields = [c for c in ("status", "regio") if c in old.columns and c in new.columns]
+    who = [c for c in _who(new) if c != key]
+    both = new[[key, *who, *fields]].merge(old[[key, *fields]], on=key, how="inner", suffixes=("", "_vorige"))
+    changes: dict[str, pd.DataFrame] = {}
+    for col in ("status", "regio"):
+        if col not in fields:
+            changes[col] = pd.DataFrame()
+            continue
+        now = both[col].astype("string")
+        before = both[f"{col}_vorige"].astype("string")
+        changed = both.loc[(now != before).fillna(False).astype(bool)]
+        changes[col] = pd.DataFrame(
+            {
+                **{c: changed[c] for c in [key, *who] if c != "member_id" or key == "member_id"},
+                f"{col}_vorige": changed[f"{col}_vorige"].astype("string"),
+                col: changed[col].astype("string"),
+            }
+        ).reset_index(drop=True)
+    diff = ExportDiff(
+        joined=joined.reset_index(drop=True),
+        left=left.reset_index(drop=True),
+        status_changed=changes["status"],
+        region_changed=changes["regio"],
+        key=key,
+    )
+    diff.summary = {
+        "nieuw": len(diff.joined),
+        "vertrokken": len(diff.left),
+        "status gewijzigd": len(diff.status_changed),
+        "regio gewijzigd": len(diff.region_changed),
+    }
+    return diff
+
+
+def _for_files(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame as people get it in a file: no internal columns, categoricals as text."""
+    out = frame[display_columns(frame)]
+    return out
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """UTF-8 CSV with a BOM, so Excel opens accented names correctly."""
+    return _for_files(frame).to_csv(index=False).encode("utf-8-sig")
+
+
+def excel_bytes(frame: pd.DataFrame, sheet: str = "leden") -> bytes:
+    """An .xlsx workbook (openpyxl); timezone-aware times are written as UTC without zone (Excel has none)."""
+    out = _for_files(frame).copy()
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.DatetimeTZDtype):
+            out[col] = out[col].dt.tz_convert("UTC").dt.tz_localize(None)
+    buf = io.BytesIO()
+    with pd.ExcelWriter(buf, engine="openpyxl") as writer:
+        out.to_excel(writer, index=False, sheet_name=sheet[:31])
+    return buf.getvalue()
+
+
+def parquet_bytes(frame: pd.DataFrame) -> bytes:
+    """The frame as one zstd Parquet file."""
+    buf = io.BytesIO()
+    _for_files(frame).to_parquet(buf, index=False, compression="zstd")
+    return buf.getvalue()
+
+
+def age_text(created_at: str | None, now: datetime | None = None) -> str:
+    """How old an export is, for people: "3 min", "5 h", "2 days"."""
+    if not created_at:
+        return "unknown"
+    try:
+        moment = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+    except ValueError:
+        return "unknown"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    seconds = max(0.0, ((now or datetime.now(UTC)) - moment).total_seconds())
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min"
+    if seconds < 2 * 86400:
+        return f"{int(seconds // 3600)} h"
+    return f"{int(seconds // 86400)} days"

@@ -1,0 +1,103 @@
+"""Which console pages a user sees, from the groups in their ID token.
+
+This only decides what to show: the API checks the verified token on every call.
+The rules mirror DESIGN.md's roles: a permission role without a `Regio_*` role sees no
+member data, and `System_CRUD` implies every permission and every region.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+REGIONS: tuple[str, ...] = (
+    "Noord-Holland",
+    "Zuid-Holland",
+    "Friesland",
+    "Utrecht",
+    "Oost",
+    "Limburg",
+    "Groningen/Drenthe",
+    "Brabant/Zeeland",
+    "Duitsland",
+    "Overig",
+)
+STATUSES: tuple[str, ...] = ("Actief", "Opgezegd", "wachtRegio", "Aangemeld", "Geschorst", "Overig")
+LIDMAATSCHAPPEN: tuple[str, ...] = (
+    "Gewoon lid",
+    "Gezins lid",
+    "Donateur",
+    "Gezins donateur",
+    "Erelid",
+    "Overig",
+)
+CLUBBLADEN: tuple[str, ...] = ("Digitaal", "Papier", "Geen")
+
+
+@dataclass(frozen=True)
+class Access:
+    """What a set of Cognito groups allows, as far as the console's pages are concerned."""
+
+    groups: frozenset[str]
+
+    def _has(self, *roles: str) -> bool:
+        return "System_CRUD" in self.groups or any(r in self.groups for r in roles)
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        if "System_CRUD" in self.groups or "Regio_All" in self.groups:
+            return REGIONS
+        return tuple(r for r in REGIONS if f"Regio_{r}" in self.groups)
+
+    @property
+    def can_read_members(self) -> bool:
+        return self._has("Members_Read", "Members_Export", "Members_CRUD") and bool(self.regions)
+
+    @property
+    def can_export(self) -> bool:
+        return self._has("Members_Export", "Members_CRUD") and bool(self.regions)
+
+    @property
+    def can_write_members(self) -> bool:
+        return self._has("Members_CRUD") and bool(self.regions)
+
+    @property
+    def can_write_products(self) -> bool:
+        return self._has("Products_CRUD")
+
+    @property
+    def can_read_ops(self) -> bool:
+        return self._has("System_Logs_Read", "System_CRUD")
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """One page of the console: its file under app_pages/, title, icon and who may see it."""
+
+    key: str
+    title: str
+    icon: str
+    permission: str | None  # an Access property name; None: every signed-in user
+
+    @property
+    def filename(self) -> str:
+        return f"{self.key}.py"
+
+    def allowed(self, access: Access) -> bool:
+        return self.permission is None or bool(getattr(access, self.permission))
+
+
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("overview", "Overview", ":material/dashboard:", None),
+    PageSpec("exports", "Exports", ":material/table_view:", "can_read_members"),
+    PageSpec("generate", "Generate", ":material/play_circle:", "can_export"),
+    PageSpec("members", "Members", ":material/group:", "can_write_members"),
+    PageSpec("products", "Products", ":material/storefront:", "can_write_products"),
+    PageSpec("stack", "Stack", ":material/stacks:", "can_read_ops"),
+    PageSpec("health", "Health", ":material/monitor_heart:", "can_read_ops"),
+)
+
+
+def pages_for(groups: frozenset[str]) -> list[PageSpec]:
+    """The pages a user with `groups` is shown, in menu order."""
+    access = Access(groups)
+    return [p for p in PAGES if p.allowed(access)]
