@@ -1,0 +1,359 @@
+"""AppTest of every console page for every demo user, and the interactions (filter, trigger, edit conflict).
+
+The console talks to a small real HTTP server started here that answers in the API's
+shapes (members with versions and 409s, jobs that progress, exports served as Parquet);
+nothing of the console is replaced.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from backend.local.seed import generate_members, generate_products
+from console.auth import Tokens
+from console.roles import PAGES
+
+pytestmark = pytest.mark.unit
+
+APP = str(Path(__file__).resolve().parents[2] / "console" / "streamlit_app.py")
+DEMO_GROUPS = {
+    "admin": ["Members_Export", "Regio_All"],
+    "regio-utrecht": ["Members_Read", "Regio_Utrecht"],
+    "staff": ["Members_CRUD", "Products_CRUD", "Regio_All"],
+    "ops": ["System_Logs_Read"],
+    "root": ["System_CRUD"],
+}
+EXPECTED = {
+    "admin": {"overview", "exports", "generate"},
+    "regio-utrecht": {"overview", "exports"},
+    "staff": {"overview", "exports", "generate", "members", "products"},
+    "ops": {"overview", "stack", "health"},
+    "root": {p.key for p in PAGES},
+}
+NEW_EXPORT, OLD_EXPORT = "20261125T100000Z-0000aaaa", "20261101T100000Z-0000bbbb"
+
+
+def _parquet(frame: pd.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buf)
+    return buf.getvalue()
+
+
+class FakeApi:
+    """State behind the test server: members, products, jobs and two exports of 400 seeded members."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.members = {m["member_id"]: m for m in generate_members(60)}
+        self.products = {p["product_id"]: p for p in generate_products()}
+        self.jobs: dict[str, dict[str, Any]] = {}
+        new = pd.DataFrame(list(generate_members(400)))
+        old = new[new["lidnummer"] > 5]  # five members joined since the older export
+        self.files: dict[str, bytes] = {}
+        for export_id, frame in ((NEW_EXPORT, new), (OLD_EXPORT, old)):
+            for regio, group in frame.groupby("regio"):
+                self.files[f"{export_id}/{regio}"] = _parquet(group.drop(columns=["regio"]))
+        self.exports = [
+            {"export_id": NEW_EXPORT, "created_at": "2026-11-25T10:00:00+00:00", "rows": len(new)},
+            {"export_id": OLD_EXPORT, "created_at": "2026-11-01T10:00:00+00:00", "rows": len(old)},
+        ]
+        self.base = ""
+
+    @staticmethod
+    def groups(headers: Any) -> set[str]:
+        token = headers.get("Authorization") or ""
+        try:
+            return set(jwt.decode(token, options={"verify_signature": False}).get("cognito:groups", []))
+        except jwt.PyJWTError:
+            return set()
+
+    def answer(self, method: str, url: str, headers: Any, body: Any) -> tuple[int, Any]:
+        path, query = urlsplit(url).path, parse_qs(urlsplit(url).query)
+        if path == "/health":
+            return 200, {"status": "ok", "version": "test"}
+        if path.startswith("/files/"):
+            return 200, self.files[path.removeprefix("/files/").replace("%2F", "/")]
+        groups = self.groups(headers)
+        if not groups:
+            return 401, {"error": {"code": "unauthorized", "message": "token required", "details": None}}
+        with self.lock:
+            return self._route(method, path, query, groups, body)
+
+    def _route(self, method: str, path: str, query: dict[str, list[str]], groups: set[str], body: Any) -> Any:
+        regions = (
+            None if {"Regio_All", "System_CRUD"} & groups else {g[6:] for g in groups if g[:6] == "Regio_"}
+        )
+        if path == "/analytics/exports":
+            return 200, {"exports": self.exports, "next_cursor": None}
+        if m := re.fullmatch(r"/analytics/download-parquet/(.+)", path):
+            files = [k for k in self.files if k.startswith(m.group(1) + "/")]
+            files = [k for k in files if regions is None or k.split("/", 1)[1] in regions]
+            return 200, {
+                "export_id": m.group(1),
+                "files": [
+                    {
+                        "regio": k.split("/", 1)[1],
+                        "name": k,
+                        "url": f"{self.base}/files/{k.replace('/', '%2F')}",
+                    }
+                    for k in files
+                ],
+            }
+        if path == "/analytics/generate-parquet" and method == "POST":
+            job_id = f"20261125T12000{len(self.jobs)}Z-0000cccc"
+            self.jobs[job_id] = {
+                "job_id": job_id,
+                "state": "queued",
+                "polls": 0,
+                "requested_by": "staff",
+                "options": body or {},
+                "created_at": "2026-11-25T12:00:00+00:00",
+            }
+            return 202, self.jobs[job_id]
+        if m := re.fullmatch(r"/analytics/jobs/(.+)", path):
+            job = self.jobs[m.group(1)]
+            job["polls"] += 1  # queued, running, then done: a job that progresses as it is watched
+            job["state"] = ["queued", "running", "succeeded"][min(job["polls"], 2)]
+            job["rows_so_far"] = 200 * job["polls"]
+            if job["state"] == "succeeded":
+                job.update(rows=400, bytes=65_000, duration_seconds=2.5)
+            return 200, job
+        if path == "/analytics/jobs":
+            return 200, {"jobs": list(self.jobs.values()), "next_cursor": None}
+        if path == "/members" and method == "GET":
+            items = sorted(self.members.values(), key=lambda m: m["lidnummer"])
+            if query.get("regio"):
+                items = [m for m in items if m["regio"] == query["regio"][0]]
+            return 200, {"members": items[: int(query.get("limit", ["50"])[0])], "next_cursor": None}
+        if m := re.fullmatch(r"/members/(.+)", path):
+            member = self.members[m.group(1)]
+            if method == "GET":
+                return 200, member
+            if method == "PUT":
+                if int(body["version"]) != member["version"]:
+                    details = {"current_version": member["version"]}
+                    return 409, {
+                        "error": {"code": "version_conflict", "message": "stale", "details": details}
+                    }
+                member.update(
+                    {k: v for k, v in body.items() if k != "version"}, version=member["version"] + 1
+                )
+                return 200, member
+        if path == "/products":
+            return 200, {"products": list(self.products.values()), "next_cursor": None}
+        if m := re.fullmatch(r"/products/(.+)", path):
+            return 200, self.products[m.group(1)]
+        if path == "/ops/stack":
+            return 200, {
+                "stack_name": "webshop-backend",
+                "status": "CREATE_COMPLETE",
+                "resources": [
+                    {
+                        "logical_id": "MembersTable",
+                        "type": "AWS::DynamoDB::Table",
+                        "physical_id": "members",
+                        "status": "CREATE_COMPLETE",
+                    }
+                ],
+                "outputs": {"ApiUrl": "http://127.0.0.1"},
+                "events": [],
+            }
+        if path == "/ops/health":
+            return 200, {
+                "checks": [
+                    {"id": "stack_status", "status": "pass", "detail": "CREATE_COMPLETE"},
+                    {"id": "image_manifest", "status": "not_applicable", "detail": "no ECR locally"},
+                    {
+                        "id": "functions",
+                        "status": "fail",
+                        "detail": "OpsFunction missing",
+                        "fix": "deploy again",
+                    },
+                ]
+            }
+        return 403, {"error": {"code": "MISSING_AUTHENTICATION_TOKEN", "message": "Missing", "details": None}}
+
+
+def _handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length)) if length else None
+            status, answer = api.answer(self.command, self.path, self.headers, body)
+            data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    return Handler
+
+
+@pytest.fixture
+def fake_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeApi]:
+    api = FakeApi()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(api))
+    api.base = f"http://127.0.0.1:{server.server_address[1]}"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("HDCN_API_URL", api.base)
+    # Caches are process-wide: start every test from empty ones.
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield api
+    server.shutdown()
+    server.server_close()
+
+
+def signed_in(user: str) -> AppTest:
+    """The app with `user` signed in (a token whose groups choose the pages; the server reads them too)."""
+    token = jwt.encode(
+        {"cognito:username": user, "cognito:groups": DEMO_GROUPS[user], "exp": int(time.time()) + 3600},
+        "unit-test-key-not-a-secret-0123456789",
+        algorithm="HS256",
+    )
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["tokens"] = Tokens(token, "", "", time.time() + 3600, user)
+    return at.run()
+
+
+def page_keys(at: AppTest) -> set[str]:
+    """The pages the router registered for this session (by file name)."""
+    registered = at._registered_pages  # the pages st.navigation was given on the last run
+    return {Path(str(info["script_path"])).stem for info in registered.values() if info.get("script_path")}
+
+
+def messages(at: AppTest) -> str:
+    return " | ".join(str(e.value) for kind in (at.error, at.warning, at.info, at.success) for e in kind)
+
+
+@pytest.mark.parametrize("user", sorted(DEMO_GROUPS))
+def test_every_page_renders_for_every_demo_user(fake_api: FakeApi, user: str) -> None:
+    # GIVEN a signed-in demo user WHEN the router runs THEN exactly their pages are registered
+    at = signed_in(user)
+    assert not at.exception
+    assert page_keys(at) == EXPECTED[user]
+    # WHEN each allowed page is opened THEN it renders without an exception or an error box
+    for key in sorted(EXPECTED[user]):
+        at.switch_page(f"app_pages/{key}.py").run()
+        assert not at.exception, (user, key, at.exception)
+        assert not at.error or key == "health", (user, key, messages(at))
+    # AND a page outside their roles cannot be opened at all
+    for spec in PAGES:
+        if spec.key not in EXPECTED[user]:
+            with pytest.raises(ValueError):
+                at.switch_page(f"app_pages/{spec.filename}")
+
+
+def test_signed_out_user_sees_only_the_login_form(fake_api: FakeApi) -> None:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert page_keys(at) == {"login"}
+    assert at.text_input(key="login_username") is not None
+    assert "is ok" in at.caption[0].value  # the API's health is shown beside the form
+
+
+def test_filters_narrow_the_preview_and_charts(fake_api: FakeApi) -> None:
+    # GIVEN admin on Exports with the newest export chosen
+    at = signed_in("admin")
+    at.switch_page("app_pages/exports.py").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert len(table) == 400
+    # WHEN filtering on Utrecht THEN the row count and the table hold only Utrecht members
+    at.multiselect(key="flt_regio").select("Utrecht").run()
+    table = at.dataframe[0].value
+    assert 0 < len(table) < 400 and set(table["regio"].astype(str)) == {"Utrecht"}
+    assert at.metric[0].value == f"{len(table):,}"
+    # WHEN searching a lidnummer as well THEN that one member remains (if in Utrecht) or none
+    utrecht_id = int(table["lidnummer"].iloc[0])
+    at.text_input(key="flt_search").input(str(utrecht_id)).run()
+    table = at.dataframe[0].value
+    assert utrecht_id in set(table["lidnummer"]) and set(table["regio"].astype(str)) == {"Utrecht"}
+    # AND the comparison with the older export finds the five members who joined since
+    assert any(e.label.startswith("Joined (5)") for e in at.expander)
+
+
+def test_regional_user_preview_holds_only_their_region(fake_api: FakeApi) -> None:
+    at = signed_in("regio-utrecht")
+    at.switch_page("app_pages/exports.py").run()
+    table = at.dataframe[0].value
+    assert len(table) > 0 and set(table["regio"].astype(str)) == {"Utrecht"}
+
+
+def test_trigger_an_export_and_watch_it_finish(fake_api: FakeApi) -> None:
+    # GIVEN staff on Generate WHEN they start an anonymized export
+    at = signed_in("staff")
+    at.switch_page("app_pages/generate.py").run()
+    at.checkbox(key="opt_anonymize").check()
+    next(b for b in at.button if b.label == "Start export").click().run()
+    assert not at.exception
+    (job_id,) = fake_api.jobs
+    assert fake_api.jobs[job_id]["options"] == {"active_only": False, "anonymize": True}
+    # THEN the status box follows the job while it runs
+    assert at.session_state["watch_job"] == job_id
+    assert any("running" in s.label or "queued" in s.label for s in at.status)
+    # WHEN the polling fragment keeps running THEN the job ends succeeded and the history shows it
+    for _ in range(5):
+        if "watch_job" not in at.session_state:
+            break
+        at.run()
+    assert "watch_job" not in at.session_state
+    assert any("succeeded" in str(s.value) for s in at.success), messages(at)
+    history = at.dataframe[-1].value
+    assert list(history["job"]) == [job_id] and int(history["rows"].iloc[0]) == 400
+
+
+def test_edit_conflict_is_shown_and_reload_gets_the_current_record(fake_api: FakeApi) -> None:
+    # GIVEN staff editing a member
+    at = signed_in("staff")
+    at.switch_page("app_pages/members.py").run()
+    member_id = sorted(fake_api.members.values(), key=lambda m: m["lidnummer"])[0]["member_id"]
+    at.selectbox(key="mem_chosen").select(member_id).run()
+    assert not at.exception
+    # WHEN someone else saves the member first
+    with fake_api.lock:
+        fake_api.members[member_id].update(woonplaats="Elders", version=2)
+    at.text_area(key=f"mem_{member_id}_1_notities").input("belt terug")
+    next(b for b in at.button if b.label == "Save changes").click().run()
+    # THEN the save is refused plainly, nothing is overwritten, and a reload is offered
+    assert any("not** saved" in str(w.value) and "version 2" in str(w.value) for w in at.warning)
+    assert fake_api.members[member_id]["notities"] == ""
+    # WHEN reloading THEN the form shows the current version, and saving it works
+    next(b for b in at.button if b.label == "Reload the current record").click().run()
+    assert at.text_input(key=f"mem_{member_id}_2_woonplaats").value == "Elders"
+    at.text_area(key=f"mem_{member_id}_2_notities").input("belt terug")
+    next(b for b in at.button if b.label == "Save changes").click().run()
+    assert not at.warning
+    assert fake_api.members[member_id]["notities"] == "belt terug"
+    assert fake_api.members[member_id]["version"] == 3
+
+
+def test_health_page_lists_failures_first_with_their_fix(fake_api: FakeApi) -> None:
+    at = signed_in("ops")
+    at.switch_page("app_pages/health.py").run()
+    labels = [e.label for e in at.expander]
+    assert labels[0].startswith("Fail") and labels[-1].startswith("Not applicable")
+    assert any("deploy again" in str(m.value) for m in at.markdown)
