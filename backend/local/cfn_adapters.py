@@ -197,7 +197,9 @@ class LocalAlarm(_Adapter, CloudFormationModel):
             threshold=float(p.get("Threshold", 0)),
             statistic=p.get("Statistic", "Sum"),
             description=p.get("AlarmDescription", ""),
-            dimensions=[{"name": d["Name"], "value": d["Value"]} for d in p.get("Dimensions", [])],
+            # moto's Alarm reads "Name"/"Value"; a metric-math alarm (`Metrics`) keeps its queries
+            # out of moto (only the alarm and its state matter locally).
+            dimensions=[{"Name": d["Name"], "Value": d["Value"]} for d in p.get("Dimensions", [])],
             alarm_actions=[a for a in p.get("AlarmActions", []) if a],
             datapoints_to_alarm=p.get("DatapointsToAlarm"),
             treat_missing_data=p.get("TreatMissingData"),

@@ -15,6 +15,8 @@ import json
 import logging
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -158,10 +160,31 @@ class ApiGateway:
 
 
 class LambdaEndpoint:
-    """The Lambda `Invoke` API for the stack's functions."""
+    """The Lambda `Invoke` API for the stack's functions; other Lambda calls go to `upstream` (moto).
 
-    def __init__(self, runtime: LocalRuntime) -> None:
+    boto3 sends every Lambda call to `AWS_ENDPOINT_URL_LAMBDA`, so `GetFunction` and the
+    like (the ops health checks read them) are forwarded to moto, as the one Lambda
+    endpoint of AWS answers both.
+    """
+
+    def __init__(self, runtime: LocalRuntime, upstream: str | None = None) -> None:
         self.runtime = runtime
+        self.upstream = upstream
+
+    def forward(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        """Pass a non-Invoke Lambda call to moto unchanged."""
+        assert self.upstream is not None
+        keep = {k: v for k, v in headers.items() if k.lower() not in ("host", "content-length", "connection")}
+        req = urllib.request.Request(  # noqa: S310 - the loopback moto endpoint
+            self.upstream + raw_path, data=body or None, method=method, headers=keep
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - see above
+                return int(resp.status), dict(resp.headers.items()), resp.read()
+        except urllib.error.HTTPError as err:
+            return int(err.code), dict(err.headers.items()), err.read()
 
     def handle(
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes
@@ -172,7 +195,12 @@ class LambdaEndpoint:
             listing = [i.as_dict() for i in self.runtime.invocations.values()]
             return 200, json_type, json.dumps(listing).encode()
         parts = path.strip("/").split("/")
-        if method != "POST" or len(parts) != 4 or parts[0] != "2015-03-31" or parts[3] != "invocations":
+        is_invoke = (
+            method == "POST" and len(parts) == 4 and parts[0] == "2015-03-31" and parts[3] == "invocations"
+        )
+        if not is_invoke and self.upstream:
+            return self.forward(method, raw_path, headers, body)
+        if not is_invoke:
             return 404, json_type, b'{"Type": "User", "message": "Unknown operation"}'
         try:
             logical_id = self.runtime.logical_id(unquote(parts[2]))

@@ -178,7 +178,7 @@ def run(
     authorizer = CognitoAuthorizer(aws_endpoint, REGION, outputs["UserPoolId"], outputs["UserPoolClientId"])
     gateway = ApiGateway(routes(template), runtime, authorizer, stage=stage, api_id=outputs["RestApiId"])
     api_server = serve(gateway, HOST, ports.api)
-    lambda_server = serve(LambdaEndpoint(runtime), HOST, ports.lambda_)
+    lambda_server = serve(LambdaEndpoint(runtime, upstream=aws_endpoint), HOST, ports.lambda_)
 
     state = {
         "pid": os.getpid(),
