@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--region", default="eu-west-1")
     token.add_argument("--state-dir", type=Path, default=REPO_ROOT / ".hdcn")
     token.set_defaults(func=cmd_token)
+    from console import image_cmd
+
+    image_cmd.register(sub)
     return parser
 
 
