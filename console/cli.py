@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     from console import image_cmd
 
     image_cmd.register(sub)
+    from console import ops_cmd
+
+    ops_cmd.register(sub)  # hdcn health | status | deploy
     return parser
 
 
