@@ -108,8 +108,10 @@ def test_validation_error_names_the_field_but_not_the_value() -> None:
     assert "not-a-number" not in resp["body"]
 
 
-def test_wrong_content_type_is_415() -> None:
-    assert call("name=a", content_type="text/plain")["statusCode"] == 415
+def test_wrong_content_type_is_415_in_the_error_shape() -> None:
+    resp = call("name=a", content_type="text/plain")
+    assert resp["statusCode"] == 415
+    assert error_of(resp)["code"] == "unsupported_media_type"
 
 
 def test_throttling_is_503_with_retry_after() -> None:

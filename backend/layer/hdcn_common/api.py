@@ -15,7 +15,10 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from botocore.exceptions import BotoCoreError, ClientError
 
 from hdcn_common.auth import Caller, caller_from_event
@@ -176,6 +179,10 @@ def create_resolver() -> ApiResolver:
         return error_response(
             422, "validation_error", "request failed validation", _validation_details(errors)
         )
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _unsupported_type(_: RequestUnsupportedContentType) -> Response[str]:
+        return error_response(415, "unsupported_media_type", "send the body as application/json")
 
     @app.exception_handler(UnicodeDecodeError)
     def _bad_encoding(_: UnicodeDecodeError) -> Response[str]:
