@@ -60,6 +60,9 @@ def to_frame(table: pa.Table) -> pd.DataFrame:
     for col in ("regio", "status", "lidmaatschap", "clubblad", "geslacht", "land", "motormerk"):
         if col in frame.columns and frame[col].dtype == object:
             frame[col] = frame[col].astype("category")
+    if "lidnummer" in frame.columns:
+        # Parts come region by region; people expect the club's own order.
+        frame = frame.sort_values("lidnummer", kind="stable")
     order = [c for c in PREFERRED_ORDER if c in frame.columns]
     frame = frame[order + [c for c in frame.columns if c not in order]]
     names = [frame[c].astype("string").fillna("") for c in NAME_COLUMNS if c in frame.columns]

@@ -33,7 +33,11 @@ DEFAULT_COLUMNS = (
 def export_label(item: dict[str, Any]) -> str:
     rows = item.get("rows")
     rows_text = f"{int(rows):,} rows" if isinstance(rows, int | float) else "rows unknown"
-    return f"{item.get('created_at', '?')} · {rows_text} · {item.get('export_id')}"
+    created = str(item.get("created_at") or "?").replace("T", " ")[:16]
+    opts = ", ".join(
+        k.replace("_", " ") if v is True else f"{v}" for k, v in (item.get("options") or {}).items() if v
+    )
+    return f"{created} UTC · {rows_text}{f' · {opts}' if opts else ''} · {item.get('export_id')}"
 
 
 def download_buttons(frame: pd.DataFrame, stem: str, key: str) -> None:
