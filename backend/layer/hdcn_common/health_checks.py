@@ -141,8 +141,10 @@ class _Context:
     def physical(self, logical_id: str) -> str | None:
         return next((r.physical_id for r in self.resources if r.logical_id == logical_id), None)
 
-    def local_reason(self, what: str) -> str:
-        return f"not applicable on the local stack (AWS endpoint {self.endpoint} is loopback: moto): {what}"
+    def local_reason(self, what: str, endpoint: str | None = None) -> str:
+        """Why a check cannot hold here, naming the loopback endpoint it would have asked."""
+        where = endpoint or self.endpoint
+        return f"not applicable on the local stack (AWS endpoint {where} is loopback: moto): {what}"
 
 
 def _aws_error(err: Exception) -> str:
@@ -467,7 +469,8 @@ def check_generator_image_manifest(ctx: _Context) -> CheckResult:
             status=Status.NOT_APPLICABLE,
             detail=ctx.local_reason(
                 "no image is pushed to the local ECR; the local runtime runs the generator's code without "
-                "a container"
+                "a container",
+                ecr.meta.endpoint_url,
             ),
         )
     _, fn, why = _generator(ctx)
@@ -748,7 +751,8 @@ def check_cold_starts(ctx: _Context, now: float | None = None) -> CheckResult:
             title=title,
             status=Status.NOT_APPLICABLE,
             detail=ctx.local_reason(
-                "the local runtime writes no Lambda REPORT lines, so there is no init duration"
+                "the local runtime writes no Lambda REPORT lines, so there is no init duration",
+                logs.meta.endpoint_url,
             ),
         )
     name = ctx.physical(GENERATOR_ID)
@@ -823,8 +827,15 @@ def _crashed(check: Callable[[_Context], CheckResult], err: Exception) -> CheckR
     )
 
 
-def run_checks(clients: ClientFactory, config: HealthConfig | None = None) -> HealthReport:
-    """Run every check against the stack; read errors become failed checks, never exceptions."""
+ENDPOINT_CHECKS = (check_endpoint_health, check_endpoint_authenticated)
+
+
+def run_checks(
+    clients: ClientFactory,
+    config: HealthConfig | None = None,
+    checks: list[Callable[[_Context], CheckResult]] | None = None,
+) -> HealthReport:
+    """Run the checks (default: all) against the stack; read errors become failed checks."""
     cfg = config or HealthConfig()
     ctx = _Context(clients=clients, config=cfg)
     cfn = clients("cloudformation")
@@ -835,7 +846,7 @@ def run_checks(clients: ClientFactory, config: HealthConfig | None = None) -> He
     except (ClientError, BotoCoreError, ValueError) as err:
         ctx.stack_error = _aws_error(err)
     results: list[CheckResult] = []
-    for check in CHECKS:
+    for check in CHECKS if checks is None else checks:
         if ctx.stack is None and check in _NEEDS_STACK:
             continue
         try:
