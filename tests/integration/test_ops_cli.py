@@ -1,0 +1,61 @@
+"""`hdcn health` and `hdcn status` against the shared local stack, as an operator runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.integration
+
+
+def hdcn(*argv: str) -> subprocess.CompletedProcess[str]:
+    """The `hdcn` command in a child process, with no AWS endpoint in its environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return subprocess.run(
+        [sys.executable, "-m", "console.cli", *argv],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=env,
+        timeout=120,
+    )
+
+
+def test_health_passes_on_the_local_stack_listing_what_is_not_applicable(local_stack: dict[str, Any]) -> None:
+    # GIVEN the local stack WHEN `hdcn health --json` runs against it
+    result = hdcn("health", "--local", "--state-dir", local_stack["state_dir"], "--json")
+    # THEN it exits 0, every check is there, and the not-applicable ones carry their reason
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["ok"] and report["target"].startswith("local stack")
+    checks = {c["id"]: c for c in report["checks"]}
+    assert checks["endpoint_health"]["status"] == "pass"
+    assert checks["endpoint_authenticated"]["status"] == "pass"  # the demo ops user's token
+    not_applicable = {k for k, c in checks.items() if c["status"] == "not_applicable"}
+    assert {"generator_image_manifest", "cold_starts"} <= not_applicable
+    assert all("loopback" in checks[k]["detail"] for k in not_applicable)
+
+
+def test_health_text_report_ends_with_the_verdict(local_stack: dict[str, Any]) -> None:
+    result = hdcn("health", "--local", "--state-dir", local_stack["state_dir"])
+    assert result.returncode == 0, result.stdout
+    lines = result.stdout.splitlines()
+    assert lines[-1].startswith("OK: ") and any(line.strip().startswith("N/A") for line in lines)
+
+
+def test_status_prints_the_resources_table(local_stack: dict[str, Any]) -> None:
+    # GIVEN the local stack WHEN `hdcn status` THEN a table of logical id, type, physical id, status
+    result = hdcn("status", "--local", "--state-dir", local_stack["state_dir"])
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "CREATE_COMPLETE" in lines[0]
+    assert lines[1].split() == ["Logical", "ID", "Type", "Physical", "ID", "Status"]
+    ops_row = next(line for line in lines if line.startswith("OpsFunction "))
+    assert ops_row.split()[1] == "AWS::Lambda::Function" and ops_row.split()[-1] == "CREATE_COMPLETE"
