@@ -10,9 +10,12 @@ import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 # A lower-cased "voornaam tussenvoegsel achternaam" column built once per export, so a name
@@ -125,6 +128,21 @@ def counts_by(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     return pd.DataFrame({column: counts.index.astype(str), "leden": counts.to_numpy()})
 
 
+def bar_spec(
+    category: str, value: str = "leden", horizontal: bool = False, sort: bool = True
+) -> dict[str, Any]:
+    """A Vega-Lite bar chart spec: built as a dict because Altair's schema validation of four
+    charts costs about 0.1 s a rerun, a fifth of the filter redraw budget."""
+    cat = {"field": category, "type": "nominal", "title": None, "sort": "-x" if horizontal and sort else None}
+    num = {"field": value, "type": "quantitative", "title": value}
+    enc = {"y": cat, "x": num} if horizontal else {"x": {**cat, "sort": None}, "y": num}
+    return {
+        "mark": {"type": "bar", "tooltip": True},
+        "encoding": enc,
+        "height": {"step": 22} if horizontal else 260,
+    }
+
+
 def ages(frame: pd.DataFrame, today: date | None = None) -> pd.Series:
     """Age in whole years: the export's `leeftijd`, else computed from `geboortedatum`."""
     if "leeftijd" in frame.columns:
@@ -203,12 +221,17 @@ def _who(frame: pd.DataFrame) -> list[str]:
     return [c for c in ("lidnummer", "voornaam", "tussenvoegsel", "achternaam") if c in frame.columns]
 
 
+def _is_in(values: pd.Series, pool: pd.Series) -> np.ndarray:
+    """`values.isin(pool)` through Arrow: pandas' isin on Arrow strings loops in Python (~1 s per 100k)."""
+    found = pc.is_in(pa.array(values), value_set=pa.array(pool))
+    return np.asarray(found.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def compare_exports(old: pd.DataFrame, new: pd.DataFrame) -> ExportDiff:
     """Who joined, who left, and whose status or region changed from `old` to `new`."""
     key = _key_column(old, new)
-    old_keys, new_keys = pd.Index(old[key]), pd.Index(new[key])
-    joined = new.loc[~new[key].isin(old_keys), display_columns(new)]
-    left = old.loc[~old[key].isin(new_keys), display_columns(old)]
+    joined = new.loc[~_is_in(new[key], old[key]), display_columns(new)]
+    left = old.loc[~_is_in(old[key], new[key]), display_columns(old)]
     fields = [c for c in ("status", "regio") if c in old.columns and c in new.columns]
     who = [c for c in _who(new) if c != key]
     both = new[[key, *who, *fields]].merge(old[[key, *fields]], on=key, how="inner", suffixes=("", "_vorige"))

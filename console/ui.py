@@ -142,12 +142,38 @@ def decoded_frame(
     return exports_view.to_frame(exports_view.read_parts(_load()))
 
 
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _diff(
+    old_id: str,
+    new_id: str,
+    old_keys: tuple[str, ...],
+    new_keys: tuple[str, ...],
+    _old: pd.DataFrame,
+    _new: pd.DataFrame,
+) -> exports_view.ExportDiff | None:
+    try:
+        return exports_view.compare_exports(_old, _new)
+    except ValueError:
+        return None
+
+
+def export_diff(old_id: str, new_id: str) -> exports_view.ExportDiff | None:
+    """The comparison of two exports as this user sees them, computed once per pair and file sets."""
+    old, old_files, _ = load_export_frame(old_id)
+    new, new_files, _ = load_export_frame(new_id)
+    return _diff(old_id, new_id, _file_keys(old_files), _file_keys(new_files), old, new)
+
+
+def _file_keys(files: list[dict[str, Any]]) -> tuple[str, ...]:
+    return tuple(sorted(str(f["key"]) for f in files))
+
+
 def load_export_frame(export_id: str) -> tuple[pd.DataFrame, list[dict[str, Any]], float]:
     """The signed-in user's view of an export (their regions' files) and the seconds it took."""
     started = time.perf_counter()
     path = f"/analytics/download-parquet/{quote(export_id, safe='')}"
     files = export_files(dict(read(path) or {}))
-    keys = tuple(sorted(str(f["key"]) for f in files))
+    keys = _file_keys(files)
     pairs = tuple((f.get("regio"), str(f["url"])) for f in files)
     frame = decoded_frame(export_id, keys, lambda: export_parts(export_id, keys, pairs))
     return frame, files, time.perf_counter() - started

@@ -148,14 +148,18 @@ with tab_charts:
     c1, c2 = st.columns(2)
     with c1:
         st.markdown("**Members per region**")
-        st.bar_chart(ev.counts_by(view, "regio"), x="regio", y="leden", horizontal=True)
+        st.vega_lite_chart(
+            ev.counts_by(view, "regio"), ev.bar_spec("regio", horizontal=True), width="stretch"
+        )
         st.markdown("**Age distribution**")
-        st.bar_chart(ev.age_distribution(view), x="leeftijd", y="leden")
+        st.vega_lite_chart(ev.age_distribution(view), ev.bar_spec("leeftijd"), width="stretch")
     with c2:
         st.markdown("**Status**")
-        st.bar_chart(ev.counts_by(view, "status"), x="status", y="leden", horizontal=True)
+        st.vega_lite_chart(
+            ev.counts_by(view, "status"), ev.bar_spec("status", horizontal=True), width="stretch"
+        )
         st.markdown("**Joins per year**")
-        st.bar_chart(ev.joins_per_year(view), x="jaar", y="leden")
+        st.vega_lite_chart(ev.joins_per_year(view), ev.bar_spec("jaar"), width="stretch")
 
 with tab_compare:
     older = [i for i in by_id if i < export_id]
@@ -167,14 +171,12 @@ with tab_compare:
         )
         try:
             with st.spinner("Loading the earlier export …"):
-                old_frame = ui.load_export_frame(previous)[0]
+                diff = ui.export_diff(previous, export_id)
         except ApiError as err:
             ui.show_api_error(err, "Earlier export")
         else:
-            try:
-                diff = ev.compare_exports(old_frame, frame)
-            except ValueError as err:
-                st.warning(str(err))
+            if diff is None:
+                st.warning("These exports share no member key (member_id or lidnummer) to compare on.")
             else:
                 cols = st.columns(len(diff.summary))
                 for col, (label, count) in zip(cols, diff.summary.items(), strict=True):

@@ -39,7 +39,11 @@ if access.can_read_members:
             left, right = st.columns(2)
             with left:
                 st.markdown("**By region**")
-                st.bar_chart(exports_view.counts_by(frame, "regio"), x="regio", y="leden", horizontal=True)
+                st.vega_lite_chart(
+                    exports_view.counts_by(frame, "regio"),
+                    exports_view.bar_spec("regio", horizontal=True),
+                    width="stretch",
+                )
             with right:
                 st.markdown("**By status**")
                 st.dataframe(exports_view.counts_by(frame, "status"), hide_index=True, width="stretch")
