@@ -70,7 +70,7 @@ def serve(files: dict[str, bytes], rows: int) -> tuple[ThreadingHTTPServer, str]
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            base = f"http://127.0.0.1:{self.server.server_address[1]}"
+            base = f"http://127.0.0.1:{self.server.server_port}"  # type: ignore[attr-defined]
             if self.path.startswith("/files/"):
                 data = files[self.path.split("/")[-1].replace("%2F", "/")]
             elif self.path.startswith("/analytics/exports"):
