@@ -16,7 +16,6 @@ from typing import Annotated, Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 from hdcn_common.api import (
@@ -32,6 +31,7 @@ from hdcn_common.auth import Caller
 from hdcn_common.enums import Regio
 from hdcn_common.export_jobs import ExportJobs, JobNotActive, JobRunning, public_view
 from hdcn_common.exports import ExportOptions, is_export_id
+from hdcn_common.ops_metrics import record_export_requested
 from hdcn_common.settings import client, settings, table
 from pydantic import BaseModel, ConfigDict
 
@@ -96,7 +96,7 @@ def generate_parquet(request: ExportRequest | None = None) -> tuple[dict[str, An
             jobs.fail(job_id, "the export generator could not be started; try again")
         jobs.release_lock(job_id)
         raise ServiceUnavailable("the export generator could not be started; try again shortly") from None
-    metrics.add_metric(name="ExportsStarted", unit=MetricUnit.Count, value=1)
+    record_export_requested(metrics)
     logger.info("export queued", extra={"job_id": job_id})
     return public_view(job), 202
 

@@ -9,6 +9,7 @@ published, or `failed` with a readable reason and nothing visible in S3.
 from __future__ import annotations
 
 import contextlib
+import time
 from datetime import date
 from functools import cache
 from typing import Any
@@ -21,9 +22,11 @@ from hdcn_common.export_jobs import ExportJobs, JobNotActive, JobRunning
 from hdcn_common.exports import ExportOptions
 from hdcn_common.member_export import discard_export, export_members, prune_exports
 from hdcn_common.member_parquet import ExportFailed, install_raw_scan
+from hdcn_common.ops_metrics import record_export_finished, record_export_requested, stack_metrics
 from hdcn_common.settings import client, settings, table
 
 logger = Logger()
+metrics = stack_metrics()  # namespace even where no template environment is set (tests)
 
 
 @cache
@@ -52,6 +55,7 @@ def _run(job_id: str, context: Any) -> dict[str, Any]:
     options = ExportOptions.from_dict(job.get("options")).as_dict()
     s3 = client("s3")
     state = "failed"
+    started, rows = time.monotonic(), 0
     try:
         manifest = export_members(
             dynamodb=scan_client(),
@@ -74,7 +78,7 @@ def _run(job_id: str, context: Any) -> dict[str, Any]:
             # Marked failed meanwhile (a stale heartbeat): withdraw the export so job and S3 agree.
             discard_export(s3, cfg.export_bucket, job_id)
             raise
-        state = "succeeded"
+        state, rows = "succeeded", manifest.rows
         logger.info(
             "export published",
             extra={
@@ -104,6 +108,7 @@ def _run(job_id: str, context: Any) -> dict[str, Any]:
         _fail(jobs, job_id, f"the generator failed ({type(err).__name__}); no export was published")
     finally:
         jobs.release_lock(job_id)
+        record_export_finished(metrics, rows, time.monotonic() - started, state == "succeeded")
     return {"job_id": job_id, "state": state}
 
 
@@ -113,6 +118,7 @@ def _fail(jobs: ExportJobs, job_id: str, reason: str) -> None:
 
 
 @logger.inject_lambda_context
+@metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     job_id = event.get("job_id") if isinstance(event, dict) else None
     if not job_id:
@@ -120,6 +126,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         jobs = ExportJobs(table(settings().export_jobs_table))
         try:
             job_id = str(jobs.create("schedule", ExportOptions(), trigger="schedule")["job_id"])
+            record_export_requested(metrics, trigger="schedule")
         except JobRunning as running:
             logger.info("an export is running; nightly run skipped", extra={"job_id": running.job["job_id"]})
             return {"state": "skipped", "running_job": running.job["job_id"]}
