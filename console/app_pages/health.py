@@ -30,11 +30,10 @@ overall = "fail" if counts.get("fail") else ("warn" if counts.get("warn") else "
 )
 for check in checks:
     icon = ops_view.STATUS_ICON[check.status]
-    with st.expander(
-        f"{ops_view.STATUS_LABEL[check.status]} · {check.title}",
-        icon=icon,
-        expanded=check.status in ("fail", "warn"),
-    ):
+    label = f"{ops_view.STATUS_LABEL[check.status]} · {check.title}"
+    if check.status == "not_applicable" and check.detail:
+        label += f" — {check.detail}"  # the reason belongs in plain sight
+    with st.expander(label, icon=icon, expanded=check.status in ("fail", "warn")):
         st.write(check.detail or "")
         if check.fix and check.status in ("fail", "warn"):
             st.markdown(f"**Fix:** {check.fix}")
