@@ -30,6 +30,7 @@ from hdcn_common.member_parquet import (
     PII_COLUMNS,
     ExportFailed,
     install_raw_scan,
+    items_from_dicts,
     items_to_batch,
     scan_with_backoff,
 )
@@ -95,6 +96,8 @@ def export_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[ExportEnv]:
         "EXPORT_BUCKET": f"exports-{suffix}",
         "EXPORTS_TO_KEEP": "2",
         "EXPORT_STALE_SECONDS": "30",
+        "POWERTOOLS_SERVICE_NAME": "webshop-backend",
+        "POWERTOOLS_METRICS_NAMESPACE": "HDCN",
     }
     for k, v in env.items():
         monkeypatch.setenv(k, v)
@@ -288,7 +291,7 @@ def test_bad_values_become_nulls_not_failures() -> None:
             "regio": {"S": "Oost"},
         },
     ]
-    batch = items_to_batch(items, TODAY)
+    batch = items_to_batch(items_from_dicts(items), TODAY)
     # THEN the batch is built with nulls where the data is bad
     assert batch.column("geboortedatum").to_pylist() == [None, None]
     assert batch.column("leeftijd").to_pylist() == [None, None]

@@ -1,0 +1,178 @@
+"""The export routes' handlers with API Gateway events against moto: region scope, names, roles, errors."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from hdcn_common.exports import ExportOptions
+
+from backend.local.template import REPO_ROOT
+from tests.unit.test_generator import ExportEnv, _run_export, export_env
+
+pytestmark = pytest.mark.unit
+__all__ = ["export_env"]
+DOWNLOAD = REPO_ROOT / "backend/handler/download_parquet/app.py"
+JOBS = REPO_ROOT / "backend/handler/export_jobs/app.py"
+USERS = {
+    "admin": "Members_Export,Regio_All",
+    "staff": "Members_CRUD,Regio_All",
+    "utrecht": "Members_Read,Regio_Utrecht",
+    "ops": "System_Logs_Read",
+}
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "test"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:test"
+    aws_request_id: str = "req-1"
+
+
+def _load(path: Any) -> Any:
+    name = f"handler_under_test_{uuid.uuid4().hex[:8]}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _call(module: Any, method: str, path: str, user: str, body: Any = None, **params: str) -> tuple[int, Any]:
+    """A minimal API Gateway REST proxy event with verified claims, through the real handler."""
+    resource = path
+    path_params = None
+    for route, name in (("/analytics/download-parquet/", "filename"), ("/analytics/jobs/", "job_id")):
+        if path.startswith(route) and path != route.rstrip("/"):
+            resource, path_params = f"{route}{{{name}}}", {name: path.removeprefix(route)}
+    event = {
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": {"Content-Type": "application/json"},
+        "multiValueHeaders": {},
+        "queryStringParameters": params or None,
+        "multiValueQueryStringParameters": {k: [v] for k, v in params.items()} or None,
+        "pathParameters": path_params,
+        "requestContext": {
+            "resourcePath": resource,
+            "httpMethod": method,
+            "requestId": "r",
+            "authorizer": {"claims": {"cognito:username": user, "cognito:groups": USERS[user]}},
+        },
+        "body": json.dumps(body) if body is not None else None,
+        "isBase64Encoded": False,
+    }
+    result = module.lambda_handler(event, LambdaContext())
+    return int(result["statusCode"]), json.loads(result["body"])
+
+
+def _publish(env: ExportEnv, **options: Any) -> str:
+    """GIVEN a published export with its job record, as the generator leaves them."""
+    jobs = env.jobs()
+    job = jobs.create("staff", ExportOptions(**options))
+    jobs.start(job["job_id"])
+    manifest = _run_export(env, job["job_id"], **options)
+    regions: dict[str, int] = {}
+    for f in manifest.files:
+        regions[f.regio] = regions.get(f.regio, 0) + f.rows
+    jobs.succeed(job["job_id"], manifest.rows, manifest.bytes, len(manifest.files), regions)
+    jobs.release_lock(job["job_id"])
+    return str(job["job_id"])
+
+
+def test_regional_reader_gets_urls_for_their_region_only(export_env: ExportEnv) -> None:
+    export_id = _publish(export_env)
+    download = _load(DOWNLOAD)
+    status, body = _call(download, "GET", f"/analytics/download-parquet/{export_id}", "utrecht")
+    # THEN only Utrecht files, with as many rows as Utrecht has
+    assert status == 200
+    assert {f["regio"] for f in body["files"]} == {"Utrecht"}
+    assert body["rows"] == sum(1 for m in export_env.members if m["regio"] == "Utrecht")
+    assert all("Utrecht" in f["url"] for f in body["files"])
+    # while admin gets every region
+    status, body = _call(download, "GET", "/analytics/download-parquet/latest", "admin")
+    assert status == 200 and body["export_id"] == export_id
+    assert body["rows"] == len(export_env.members) and len(body["files"]) == 10
+
+
+def test_latest_skips_exports_without_the_callers_regions(export_env: ExportEnv) -> None:
+    # GIVEN a full export, then a newer one of Limburg only
+    full = _publish(export_env)
+    limburg = _publish(export_env, regio="Limburg")
+    download = _load(DOWNLOAD)
+    # THEN 'latest' is the Limburg one for admin, the full one for Utrecht
+    assert _call(download, "GET", "/analytics/download-parquet/latest", "admin")[1]["export_id"] == limburg
+    assert _call(download, "GET", "/analytics/download-parquet/latest", "utrecht")[1]["export_id"] == full
+    # and asking for the Limburg export by id as Utrecht reveals nothing
+    assert _call(download, "GET", f"/analytics/download-parquet/{limburg}", "utrecht")[0] == 404
+    # and the listing shows Utrecht only what it may read
+    status, body = _call(download, "GET", "/analytics/exports", "utrecht")
+    assert status == 200 and [e["export_id"] for e in body["exports"]] == [full]
+
+
+@pytest.mark.parametrize("name", ["..", "latest.parquet", "export_id=1", "20261125T210000Z-0000000G", "a.b"])
+def test_bad_names_are_400(export_env: ExportEnv, name: str) -> None:
+    status, body = _call(_load(DOWNLOAD), "GET", f"/analytics/download-parquet/{name}", "admin")
+    assert status == 400 and body["error"]["code"] == "bad_request"
+
+
+def test_unpublished_export_is_404(export_env: ExportEnv) -> None:
+    # GIVEN parts of a run that never wrote its manifest
+    export_env.s3.put_object(
+        Bucket=export_env.bucket,
+        Key="analytics/parquet/members/export_id=20261125T210000Z-000000aa/regio=Oost/part-00000.parquet",
+        Body=b"partial",
+    )
+    status, _ = _call(
+        _load(DOWNLOAD), "GET", "/analytics/download-parquet/20261125T210000Z-000000aa", "admin"
+    )
+    assert status == 404
+
+
+def test_roles(export_env: ExportEnv) -> None:
+    download, jobs = _load(DOWNLOAD), _load(JOBS)
+    assert _call(download, "GET", "/analytics/exports", "ops")[0] == 403
+    assert _call(jobs, "POST", "/analytics/generate-parquet", "utrecht", body={})[0] == 403
+    assert _call(jobs, "GET", "/analytics/jobs", "utrecht")[0] == 403
+
+
+def test_trigger_with_unstartable_generator_is_503_and_frees_the_lock(
+    export_env: ExportEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the generator function does not exist (the invoke fails)
+    monkeypatch.setenv("GENERATOR_FUNCTION_NAME", "no-such-function")
+    jobs_api = _load(JOBS)
+    # WHEN staff triggers an export THEN 503, the job failed with a reason, and a retry is not blocked
+    status, body = _call(jobs_api, "POST", "/analytics/generate-parquet", "staff", body={})
+    assert status == 503 and body["error"]["code"] == "service_unavailable"
+    listed = _call(jobs_api, "GET", "/analytics/jobs", "staff")[1]["jobs"]
+    assert listed[0]["state"] == "failed" and "could not be started" in listed[0]["error"]
+    assert _call(jobs_api, "POST", "/analytics/generate-parquet", "staff", body={})[0] == 503
+
+
+def test_job_lookup_validates_the_id(export_env: ExportEnv) -> None:
+    jobs_api = _load(JOBS)
+    assert _call(jobs_api, "GET", "/analytics/jobs/..", "staff")[0] == 400
+    assert _call(jobs_api, "GET", "/analytics/jobs/20261125T210000Z-00000000", "staff")[0] == 404
+
+
+def test_export_request_rejects_unknown_options(export_env: ExportEnv) -> None:
+    jobs_api = _load(JOBS)
+    assert (
+        _call(jobs_api, "POST", "/analytics/generate-parquet", "staff", body={"regio": "Atlantis"})[0] == 422
+    )
+    assert _call(jobs_api, "POST", "/analytics/generate-parquet", "staff", body={"drop": "table"})[0] == 422
+    # a regional exporter may not export another region
+    USERS["utrecht-exporter"] = "Members_Export,Regio_Utrecht"
+    status, _ = _call(
+        jobs_api, "POST", "/analytics/generate-parquet", "utrecht-exporter", body={"regio": "Oost"}
+    )
+    assert status == 403
