@@ -7,8 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import streamlit as st
 from streamlit.testing.v1 import AppTest
+
+from console.api_client import ApiClient
 
 pytestmark = pytest.mark.integration
 
@@ -91,3 +94,30 @@ def test_staff_exports_and_regional_user_previews_only_utrecht(console_env: dict
     utrecht.switch_page("app_pages/exports.py").run()
     table = utrecht.dataframe[0].value
     assert len(table) > 0 and set(table["regio"].astype(str)) == {"Utrecht"}
+
+
+def test_staff_edit_conflict_against_the_members_api(console_env: dict[str, Any]) -> None:
+    # GIVEN staff on Members with a member of the first page opened for editing
+    at = sign_in("staff", console_env["demo_password"])
+    at.switch_page("app_pages/members.py").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    api = ApiClient(console_env["api_url"], at.session_state["tokens"].id_token, requests.Session())
+    members, _ = api.list_members(limit=5)
+    member = api.get_member(str(members[0]["member_id"]))
+    member_id, version = str(member["member_id"]), int(member["version"])
+    at.selectbox(key="mem_chosen").select(member_id).run()
+    # WHEN another session saves the member first, and then staff saves their change
+    api.update_member(member_id, {"woonplaats": "Zeist"}, version)
+    at.text_area(key=f"mem_{member_id}_{version}_notities").input("console conflict test")
+    next(b for b in at.button if b.label == "Save changes").click().run()
+    # THEN the console says so plainly and nothing was overwritten
+    assert any("not** saved" in str(w.value) for w in at.warning), [w.value for w in at.warning]
+    assert api.get_member(member_id).get("notities") in (None, "")
+    # WHEN staff reloads and saves again THEN the change lands on the current version
+    next(b for b in at.button if b.label == "Reload the current record").click().run()
+    at.text_area(key=f"mem_{member_id}_{version + 1}_notities").input("console conflict test")
+    next(b for b in at.button if b.label == "Save changes").click().run()
+    assert not at.warning and not at.exception
+    saved = api.get_member(member_id)
+    assert saved["notities"] == "console conflict test" and saved["woonplaats"] == "Zeist"
+    assert int(saved["version"]) == version + 2
