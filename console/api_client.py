@@ -150,9 +150,21 @@ class ApiClient:
 
     # ------------------------------------------------------------------ products
     def list_products(
-        self, *, limit: int = 100, cursor: str | None = None
+        self, *, limit: int = 200, cursor: str | None = None, include_inactive: bool = True
     ) -> tuple[list[dict[str, Any]], str | None]:
-        return _page(self.request("GET", "/products", params={"limit": limit, "cursor": cursor}), "products")
+        """One page of the catalogue; staff see inactive products too."""
+        params = {"limit": limit, "cursor": cursor, "include_inactive": "true" if include_inactive else None}
+        return _page(self.request("GET", "/products", params=params), "products")
+
+    def all_products(self, max_pages: int = 20) -> list[dict[str, Any]]:
+        """The whole catalogue (small: a club shop), page after page."""
+        items, cursor = self.list_products()
+        for _ in range(max_pages - 1):
+            if cursor is None:
+                break
+            more, cursor = self.list_products(cursor=cursor)
+            items.extend(more)
+        return items
 
     def create_product(self, fields: dict[str, Any]) -> dict[str, Any]:
         return _entity(self.request("POST", "/products", body=fields), "product")

@@ -23,7 +23,7 @@ PRODUCT_FIELDS = (
 
 st.title("Products")
 try:
-    products, _ = ui.client().list_products()
+    products = ui.client().all_products()
 except ApiError as err:
     ui.show_api_error(err, "Products")
     st.stop()

@@ -7,6 +7,7 @@ nothing of the console is replaced.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import re
@@ -18,16 +19,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import boto3
 import jwt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import streamlit as st
+from moto import mock_aws
 from streamlit.testing.v1 import AppTest
 
 from backend.local.seed import generate_members, generate_products
-from console.auth import Tokens
+from console.auth import CognitoLogin, CognitoSettings, Tokens
 from console.roles import PAGES
 
 pytestmark = pytest.mark.unit
@@ -357,3 +360,46 @@ def test_health_page_lists_failures_first_with_their_fix(fake_api: FakeApi) -> N
     labels = [e.label for e in at.expander]
     assert labels[0].startswith("Fail") and labels[-1].startswith("Not applicable")
     assert any("deploy again" in str(m.value) for m in at.markdown)
+
+
+def test_tokens_are_refreshed_before_they_expire(fake_api: FakeApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a user signed in at a (moto, in-process) pool whose ID token expires within the margin
+    with mock_aws():
+        idp = boto3.client("cognito-idp", region_name="eu-west-1")
+        pool = idp.create_user_pool(PoolName="console-refresh")["UserPool"]["Id"]
+        client_id = idp.create_user_pool_client(
+            UserPoolId=pool, ClientName="console", ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"]
+        )["UserPoolClient"]["ClientId"]
+        idp.admin_create_user(UserPoolId=pool, Username="staff", MessageAction="SUPPRESS")
+        idp.admin_set_user_password(
+            UserPoolId=pool, Username="staff", Password="Long-enough-pw1", Permanent=True
+        )
+        monkeypatch.setenv("HDCN_USER_POOL_ID", pool)
+        monkeypatch.setenv("HDCN_CLIENT_ID", client_id)
+        monkeypatch.setenv("HDCN_REGION", "eu-west-1")
+        monkeypatch.delenv("HDCN_COGNITO_ENDPOINT", raising=False)
+        tokens = CognitoLogin(CognitoSettings.from_env()).login("staff", "Long-enough-pw1")
+        soon = dataclasses.replace(tokens, expires_at=time.time() + 60)
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.session_state["tokens"] = soon
+        # WHEN the app runs THEN it refreshed the tokens first: a later expiry, the same user
+        at.run()
+    assert not at.exception
+    renewed = at.session_state["tokens"]
+    assert renewed.expires_at > soon.expires_at + 600
+    assert renewed.username == "staff" and renewed.refresh_token == tokens.refresh_token
+
+
+def test_an_unreachable_api_is_said_plainly(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN an API URL where nothing listens
+    monkeypatch.setenv("HDCN_API_URL", "http://127.0.0.1:9")
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    # WHEN the login page shows THEN it warns that the API cannot be reached
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert any("cannot be reached" in str(w.value) for w in at.warning)
+    # AND a signed-in admin's Exports page says the same instead of failing
+    at = signed_in("admin")
+    at.switch_page("app_pages/exports.py").run()
+    assert not at.exception
+    assert any("cannot be reached" in str(e.value) for e in at.error)
