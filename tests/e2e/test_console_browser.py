@@ -148,7 +148,8 @@ def test_staff_runs_an_export_watches_it_and_previews_it(
     open_page(page, "Generate")
     page.get_by_role("button", name="Start export").click()
     # THEN the page follows the job live until it has succeeded
-    expect(page.get_by_text(re.compile(r"Export \S+ succeeded"))).to_be_visible(timeout=120_000)
+    done = page.get_by_test_id("stAlertContentSuccess").get_by_text(re.compile(r"Export \S+ succeeded"))
+    expect(done).to_be_visible(timeout=120_000)
     settle(page)
     shot(page, "staff-generate-done")
     # WHEN staff opens Exports THEN the newest export is previewed with its row count
