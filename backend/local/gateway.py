@@ -271,9 +271,15 @@ def _make_handler(app: Any) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's listen backlog of 5 resets connections when dozens of clients connect at
+    # once; API Gateway accepts them all (and throttles with 429 rather than resets).
+    request_queue_size = 128
+
+
 def serve(app: ApiGateway | LambdaEndpoint, host: str, port: int) -> ThreadingHTTPServer:
     """Start serving `app` on host:port in a daemon thread."""
-    server = ThreadingHTTPServer((host, port), _make_handler(app))
+    server = _Server((host, port), _make_handler(app))
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name=f"serve-{port}", daemon=True).start()
     return server

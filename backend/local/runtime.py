@@ -74,12 +74,16 @@ def add_layer_paths(spec: FunctionSpec) -> None:
             sys.path.insert(0, path)
 
 
-def load_handler(spec: FunctionSpec) -> Any:
-    """Import the function's handler module by file path under a name unique to the function."""
+def load_handler(spec: FunctionSpec, instance: int = 0) -> Any:
+    """Import the function's handler module by file path under a name unique to the function.
+
+    `instance` > 0 loads another copy of the module (its own globals), as a second Lambda
+    execution environment of the same function would have.
+    """
     add_layer_paths(spec)
     module_file, _, attr = spec.handler.rpartition(".")
     path = REPO_ROOT / spec.code_uri / (module_file.replace(".", "/") + ".py")
-    name = f"hdcn_fn_{spec.logical_id}"
+    name = f"hdcn_fn_{spec.logical_id}" + (f"_env{instance}" if instance else "")
     module = sys.modules.get(name)
     if module is None:
         loader_spec = importlib.util.spec_from_file_location(name, path)
@@ -104,6 +108,12 @@ class LocalRuntime:
     invocations: dict[str, AsyncInvocation] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _handlers: dict[str, Any] = field(default_factory=dict)
+    # Idle execution environments per function and how many were made: Lambda gives every
+    # concurrent request its own environment, and handler modules (Powertools' resolver keeps
+    # the current event on the app object) are not safe to share between concurrent requests.
+    _idle: dict[str, list[Any]] = field(default_factory=dict)
+    _environments: dict[str, int] = field(default_factory=dict)
+    _load_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def apply_environment(self) -> None:
         """Merge every function's environment into this process's, refusing conflicting values."""
@@ -145,8 +155,29 @@ class LocalRuntime:
         )
 
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
-        """A synchronous invocation in this process."""
-        return self.handler(logical_id)(event, self.context(logical_id))
+        """A synchronous invocation in this process, in an execution environment no other request is using."""
+        handler = self._acquire_environment(logical_id)
+        try:
+            return handler(event, self.context(logical_id))
+        finally:
+            with self._lock:
+                self._idle[logical_id].append(handler)
+
+    def _acquire_environment(self, logical_id: str) -> Any:
+        """An idle environment of the function, or a newly loaded one (a cold start) if all are busy."""
+        with self._lock:
+            idle = self._idle.setdefault(logical_id, [])
+            if idle:
+                return idle.pop()
+        first = self.handler(logical_id)
+        with self._lock:
+            if first not in self._idle[logical_id] and not self._environments.get(logical_id):
+                self._environments[logical_id] = 1
+                return first
+            instance = self._environments[logical_id]
+            self._environments[logical_id] = instance + 1
+        with self._load_lock:
+            return load_handler(self.specs[logical_id], instance)
 
     def invoke_async(self, logical_id: str, event: dict[str, Any]) -> str:
         """An `Event` invocation in a child process, ended at the function's timeout."""

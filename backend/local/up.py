@@ -122,9 +122,11 @@ def run(
     # moto must run in this process so that the CloudFormation adapters apply.
     from moto.server import ThreadedMotoServer
 
-    from backend.local import cfn_adapters
+    from backend.local import cfn_adapters, moto_patches
 
     cfn_adapters.install()
+    # moto's DynamoDB is not atomic per request under concurrency; real DynamoDB is.
+    moto_patches.install()
     moto = ThreadedMotoServer(ip_address=HOST, port=ports.aws, verbose=False)
     moto.start()
 

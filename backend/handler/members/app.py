@@ -1,0 +1,188 @@
+"""MembersFunction: GET/POST /members and GET/PUT/DELETE /members/{member_id}.
+
+Readers (Members_Read/Export/CRUD with a region) see the members of their regions only;
+a member outside them answers 404 exactly like one that does not exist. Only
+Members_CRUD (or System_CRUD) writes. Updates carry the version that was read.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from hdcn_common.api import Forbidden, NotFound, create_resolver, error_response, require_caller
+from hdcn_common.auth import Caller
+from hdcn_common.enums import Lidmaatschap, Regio, Status
+from hdcn_common.members import (
+    Member,
+    MemberCreate,
+    MemberFilter,
+    MemberPage,
+    MemberRepository,
+    MemberUpdate,
+    PermissionDenied,
+    check_privileged_changes,
+    check_region,
+    merge_update,
+    stored_fields,
+    to_member,
+)
+from hdcn_common.pagination import InvalidCursor
+from hdcn_common.records import DuplicateValue, InvalidRecord, RecordNotFound, VersionConflict
+from hdcn_common.settings import settings, table
+from hdcn_common.versioning import expected_version
+
+logger = Logger()
+metrics = Metrics()
+app = create_resolver()
+
+MemberId = Annotated[str, Path(min_length=1, max_length=64)]
+IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=64)]
+
+
+@app.exception_handler(VersionConflict)
+def _stale(err: VersionConflict) -> Response[str]:
+    return error_response(
+        409,
+        "version_conflict",
+        "the member changed since it was read",
+        {"current_version": err.current_version},
+    )
+
+
+@app.exception_handler(DuplicateValue)
+def _duplicate(err: DuplicateValue) -> Response[str]:
+    return error_response(409, "duplicate", f"{err.field} is already in use", {"field": err.field})
+
+
+@app.exception_handler(RecordNotFound)
+def _gone(_: RecordNotFound) -> Response[str]:
+    return error_response(404, "not_found", "no such member")
+
+
+@app.exception_handler(InvalidRecord)
+def _invalid(err: InvalidRecord) -> Response[str]:
+    return error_response(422, "validation_error", "the member would not be valid", err.details)
+
+
+@app.exception_handler(PermissionDenied)
+def _denied(err: PermissionDenied) -> Response[str]:
+    return error_response(403, "forbidden", err.reason)
+
+
+@app.exception_handler(InvalidCursor)
+def _bad_cursor(_: InvalidCursor) -> Response[str]:
+    return error_response(400, "bad_cursor", "the cursor is not one this API handed out")
+
+
+def _repo() -> MemberRepository:
+    cfg = settings()
+    return MemberRepository(table(cfg.members_table), table(cfg.member_keys_table))
+
+
+def _reader() -> Caller:
+    caller = require_caller(app)
+    if not caller.can_read_members:
+        raise Forbidden("reading members needs Members_Read, Members_Export or Members_CRUD and a region")
+    return caller
+
+
+def _writer() -> Caller:
+    caller = require_caller(app)
+    if not caller.can_write_members:
+        raise Forbidden("changing members needs Members_CRUD and a region")
+    return caller
+
+
+def _visible(caller: Caller, member_id: str) -> dict[str, Any]:
+    """The member if it exists and lies in the caller's regions; otherwise 404, the same either way."""
+    item = _repo().get(member_id)
+    if item is None or not caller.may_see_region(item.get("regio")):
+        raise NotFound("no such member")
+    return item
+
+
+@app.get("/members")
+def list_members(
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    regio: Annotated[Regio | None, Query()] = None,
+    status: Annotated[Status | None, Query()] = None,
+    lidmaatschap: Annotated[Lidmaatschap | None, Query()] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    email: Annotated[str | None, Query(min_length=3, max_length=254)] = None,
+) -> MemberPage:
+    """Members of the caller's regions, paginated; filters regio, status, lidmaatschap, q, email."""
+    caller = _reader()
+    repo = _repo()
+    if email is not None:
+        # An exact email lookup goes through the email index, then the region check.
+        member_id = repo.find_by_email(email.strip())
+        item = repo.get(member_id) if member_id else None
+        items = [item] if item and caller.may_see_region(item.get("regio")) else []
+        return MemberPage(members=[to_member(i) for i in items], next_cursor=None)
+    regions = sorted(caller.regions)
+    if regio is not None:
+        regions = [r for r in regions if r == regio.value]
+    if not regions:
+        return MemberPage(members=[], next_cursor=None)
+    filters = MemberFilter(regio=regio, status=status, lidmaatschap=lidmaatschap, q=q.strip() if q else None)
+    items, next_cursor = repo.list(regions, filters, limit, cursor)
+    return MemberPage(members=[to_member(i) for i in items], next_cursor=next_cursor)
+
+
+@app.post("/members", status_code=201)
+def create_member(member: MemberCreate) -> Member:
+    """Create a member; lidnummer, member_id and version 1 are assigned here."""
+    caller = _writer()
+    fields = stored_fields(member)
+    check_region(caller, fields["regio"])
+    check_privileged_changes(caller, None, fields)
+    item = _repo().create(fields)
+    metrics.add_metric(name="MembersCreated", unit=MetricUnit.Count, value=1)
+    logger.info("member created", extra={"member_id": item["member_id"]})
+    return to_member(item)
+
+
+@app.get("/members/<member_id>")
+def get_member(member_id: MemberId) -> Member:
+    """One member of the caller's regions."""
+    caller = _reader()
+    return to_member(_visible(caller, member_id))
+
+
+@app.put("/members/<member_id>")
+def update_member(member_id: MemberId, update: MemberUpdate, if_match: IfMatch = None) -> Member:
+    """Change the given fields; `version` (body or If-Match) must be the one that was read."""
+    caller = _writer()
+    expected = expected_version(update.version, if_match)
+    current = _visible(caller, member_id)
+    new_fields = merge_update(current, update)
+    if new_fields["regio"] != current.get("regio"):
+        check_region(caller, new_fields["regio"])
+    check_privileged_changes(caller, current, new_fields)
+    item = _repo().update(current, new_fields, expected)
+    logger.info("member updated", extra={"member_id": member_id, "version": item["version"]})
+    return to_member(item)
+
+
+@app.delete("/members/<member_id>", responses={204: {"description": "Deleted"}})
+def delete_member(member_id: MemberId, if_match: IfMatch = None) -> Response[None]:
+    """Delete a member (and free its email); with If-Match only if it is still that version."""
+    caller = _writer()
+    expected = expected_version(None, if_match, required=False)
+    current = _visible(caller, member_id)
+    _repo().delete(current, expected)
+    logger.info("member deleted", extra={"member_id": member_id})
+    return Response(status_code=204)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)
