@@ -92,6 +92,11 @@ else:
             hide_index=True,
             width="stretch",
             column_config={
+                "job": st.column_config.TextColumn("Job"),
+                "state": st.column_config.TextColumn("State"),
+                "requested_by": st.column_config.TextColumn("Requested by"),
+                "created_at": st.column_config.TextColumn("Created (UTC)"),
+                "options": st.column_config.TextColumn("Options"),
                 "rows": st.column_config.NumberColumn("Rows", format="%d"),
                 "size": st.column_config.TextColumn("Size"),
                 "duration_s": st.column_config.NumberColumn("Duration (s)", format="%.1f"),

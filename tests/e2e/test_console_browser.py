@@ -112,34 +112,6 @@ def no_exception(page: Page) -> None:
     expect(page.get_by_test_id("stException")).to_have_count(0)
 
 
-@pytest.mark.parametrize("user", sorted(MENUS))
-def test_each_demo_user_sees_and_opens_their_pages(
-    page: Page, console_url: str, local_stack: dict[str, Any], user: str
-) -> None:
-    # GIVEN the console WHEN a demo user signs in THEN the menu holds exactly their pages
-    sign_in(page, console_url, user, local_stack["demo_password"])
-    links = page.get_by_test_id("stSidebarNav").get_by_role("link")
-    expect(links).to_have_count(len(MENUS[user]))
-    assert [t.strip().split("\n")[-1] for t in links.all_inner_texts()] == MENUS[user]  # after the icon
-    # WHEN each page is opened THEN it renders without an exception, and is photographed
-    for title in MENUS[user]:
-        open_page(page, title)
-        no_exception(page)
-        shot(page, f"{user}-{title.lower()}")
-    # AND a signed-out user is back at the form
-    page.get_by_role("button", name="Sign out").click()
-    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
-
-
-def test_wrong_password_is_refused_plainly(page: Page, console_url: str) -> None:
-    page.goto(console_url)
-    page.get_by_role("textbox", name="Username").fill("staff")
-    page.get_by_role("textbox", name="Password").fill("Not-the-password-1")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_text("Wrong username or password.")).to_be_visible()
-    shot(page, "login-wrong-password")
-
-
 def test_staff_runs_an_export_watches_it_and_previews_it(
     page: Page, console_url: str, local_stack: dict[str, Any]
 ) -> None:
@@ -176,3 +148,38 @@ def test_staff_runs_an_export_watches_it_and_previews_it(
     assert lines[0].startswith("lidnummer,") and len(lines) - 1 == shown
     assert all("Jansen" in line for line in lines[1:])
     no_exception(page)
+    # AND regio-utrecht, signed in next, previews the same export from their one region's file
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, console_url, "regio-utrecht", local_stack["demo_password"])
+    open_page(page, "Exports")
+    expect(page.get_by_text(re.compile(r"members in 1 file\(s\) of your regions"))).to_be_visible()
+    no_exception(page)
+    shot(page, "regio-utrecht-exports-preview")
+
+
+@pytest.mark.parametrize("user", sorted(MENUS))
+def test_each_demo_user_sees_and_opens_their_pages(
+    page: Page, console_url: str, local_stack: dict[str, Any], user: str
+) -> None:
+    # GIVEN the console WHEN a demo user signs in THEN the menu holds exactly their pages
+    sign_in(page, console_url, user, local_stack["demo_password"])
+    links = page.get_by_test_id("stSidebarNav").get_by_role("link")
+    expect(links).to_have_count(len(MENUS[user]))
+    assert [t.strip().split("\n")[-1] for t in links.all_inner_texts()] == MENUS[user]  # after the icon
+    # WHEN each page is opened THEN it renders without an exception, and is photographed
+    for title in MENUS[user]:
+        open_page(page, title)
+        no_exception(page)
+        shot(page, f"{user}-{title.lower()}")
+    # AND a signed-out user is back at the form
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+
+
+def test_wrong_password_is_refused_plainly(page: Page, console_url: str) -> None:
+    page.goto(console_url)
+    page.get_by_role("textbox", name="Username").fill("staff")
+    page.get_by_role("textbox", name="Password").fill("Not-the-password-1")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("Wrong username or password.")).to_be_visible()
+    shot(page, "login-wrong-password")
