@@ -398,7 +398,7 @@ class PartitionedWriter:
     schema: pa.Schema
     publish: Callable[[Path, str, int], None]
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="export-")))
-    max_buffered_rows: int = 32_768
+    max_buffered_rows: int = 8_192
     rows_per_part: int = 1_000_000
     compression: str = "zstd"
     parts: list[WrittenPart] = field(default_factory=list)
