@@ -97,9 +97,11 @@ class FakeApi:
         if not groups:
             return 401, {"error": {"code": "unauthorized", "message": "token required", "details": None}}
         with self.lock:
-            return self._route(method, path, query, groups, body)
+            return self._route(method, path, query, groups, body, headers.get("If-Match"))
 
-    def _route(self, method: str, path: str, query: dict[str, list[str]], groups: set[str], body: Any) -> Any:
+    def _route(
+        self, method: str, path: str, query: dict[str, list[str]], groups: set[str], body: Any, if_match: Any
+    ) -> Any:
         regions = (
             None if {"Regio_All", "System_CRUD"} & groups else {g[6:] for g in groups if g[:6] == "Regio_"}
         )
@@ -149,6 +151,11 @@ class FakeApi:
             member = self.members[m.group(1)]
             if method == "GET":
                 return 200, member
+            if method == "DELETE":
+                if if_match is not None and int(if_match) != member["version"]:
+                    return 409, {"error": {"code": "version_conflict", "message": "stale", "details": None}}
+                del self.members[m.group(1)]
+                return 204, b""
             if method == "PUT":
                 if int(body["version"]) != member["version"]:
                     details = {"current_version": member["version"]}
@@ -403,3 +410,20 @@ def test_an_unreachable_api_is_said_plainly(monkeypatch: pytest.MonkeyPatch) -> 
     at.switch_page("app_pages/exports.py").run()
     assert not at.exception
     assert any("cannot be reached" in str(e.value) for e in at.error)
+
+
+def test_delete_needs_a_confirmation_and_sends_the_version(fake_api: FakeApi) -> None:
+    # GIVEN staff with a member opened
+    at = signed_in("staff")
+    at.switch_page("app_pages/members.py").run()
+    member_id = sorted(fake_api.members.values(), key=lambda m: m["lidnummer"])[1]["member_id"]
+    at.selectbox(key="mem_chosen").select(member_id).run()
+    delete = next(b for b in at.button if b.label == "Delete member")
+    # THEN the delete button stays disabled until the confirmation is ticked
+    assert delete.disabled
+    at.checkbox(key=f"mem_del_sure_{member_id}").check().run()
+    next(b for b in at.button if b.label == "Delete member").click().run()
+    # WHEN confirmed THEN the member is gone and the page shows the list without it
+    assert not at.exception
+    assert member_id not in fake_api.members
+    assert at.selectbox(key="mem_chosen").value is None
