@@ -209,3 +209,12 @@ def test_killed_generator_keeps_previous_export_and_fails_its_job(
     # and once throttling ends, the next export starts (the dead run's lock was freed)
     requests.delete(f"{local_stack['fault_proxy']}/__faults", timeout=10).raise_for_status()
     assert _export(api)["state"] == "succeeded"
+
+
+def test_nightly_schedule_is_deployed_and_off_by_default(aws: Callable[[str], Any]) -> None:
+    # GIVEN the stack deployed with template defaults THEN the nightly rule exists, disabled
+    rules = aws("events").list_rules()["Rules"]
+    nightly = [r for r in rules if r.get("ScheduleExpression") == "cron(0 2 * * ? *)"]
+    assert len(nightly) == 1 and nightly[0]["State"] == "DISABLED"
+    targets = aws("events").list_targets_by_rule(Rule=nightly[0]["Name"])["Targets"]
+    assert targets and ":function:" in targets[0]["Arn"]
