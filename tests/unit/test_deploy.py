@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import tomllib
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -94,3 +96,25 @@ def test_samconfig_deploys_webshop_backend_unattended() -> None:
     assert deploy["resolve_s3"] is True and deploy["confirm_changeset"] is False
     # a command-line --parameter-overrides replaces the file's, so the file must set none
     assert "parameter_overrides" not in deploy
+
+
+def test_unchanged_image_is_not_rebuilt_and_a_missing_sam_stops_the_deploy(
+    stack: MockedStack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # GIVEN ECR already holds the image under the content hash of its current inputs
+    tag = image_cmd.content_hash()
+    manifest = {"schemaVersion": 2, "mediaType": image_cmd.DOCKER_V2, "config": {}, "layers": []}
+    stack.client("ecr").put_image(
+        repositoryName=image_cmd.DEFAULT_REPOSITORY, imageManifest=json.dumps(manifest), imageTag=tag
+    )
+    # and HDCN_SAM_CLI naming a sam that is not installed
+    monkeypatch.setenv("HDCN_SAM_CLI", str(tmp_path / "no-sam-here" / "sam"))
+    target = ops_cmd.Target(name="moto", clients=stack.client, api_url=None, token=None)
+    lines: list[str] = []
+    # WHEN hdcn deploy runs THEN it passes the state check and the lint, skips the image build,
+    # and stops at sam with a non-zero exit, never reaching the health checks
+    assert ops_cmd.deploy(_args(), target, out=lines.append) == 1
+    text = "\n".join(lines)
+    assert "CREATE_COMPLETE: ok" in text and "step 2/5" in text
+    assert "inputs unchanged: the image is already in ECR, not rebuilt" in text
+    assert "sam failed" in text and "step 5/5" not in text
