@@ -264,6 +264,13 @@ def _make_handler(app: Any) -> type[BaseHTTPRequestHandler]:
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
 
+        def __getattr__(self, name: str) -> Any:
+            # Any other method (TRACE, QUERY, ...) gets API Gateway's answer for a route it does
+            # not have (403 MissingAuthenticationToken), not http.server's HTML 501.
+            if name.startswith("do_"):
+                return self._serve
+            raise AttributeError(name)
+
         def log_message(self, format: str, *args: Any) -> None:
             # The request line only: query strings may carry search terms (names), so no full URL.
             log.info("%s %s %s", self.command, urlsplit(self.path).path, args[1] if len(args) > 1 else "")

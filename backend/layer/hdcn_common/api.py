@@ -86,6 +86,10 @@ class Unprocessable(ApiError):
     status, code = 422, "validation_error"
 
 
+class UnsupportedMediaType(ApiError):
+    status, code = 415, "unsupported_media_type"
+
+
 class TooManyRequests(ApiError):
     status, code = 429, "too_many_requests"
 
@@ -131,7 +135,9 @@ def _body_rejection(event: Mapping[str, Any]) -> ApiError | None:
     headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
     content_type = headers.get("content-type", "").lower()
     if content_type and "json" not in content_type:
-        return None  # Powertools answers unsupported content types itself
+        # Every body of this API is JSON. Powertools would parse form and multipart bodies
+        # itself (and raise a bare ValueError on a multipart type without a boundary).
+        return UnsupportedMediaType("send the body as application/json")
     try:
         json.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
