@@ -156,6 +156,8 @@ def test_trigger_with_unstartable_generator_is_503_and_frees_the_lock(
     listed = _call(jobs_api, "GET", "/analytics/jobs", "staff")[1]["jobs"]
     assert listed[0]["state"] == "failed" and "could not be started" in listed[0]["error"]
     assert _call(jobs_api, "POST", "/analytics/generate-parquet", "staff", body={})[0] == 503
+    # and a trigger with no body at all means "all defaults" (it gets as far as the invoke)
+    assert _call(jobs_api, "POST", "/analytics/generate-parquet", "staff")[0] == 503
 
 
 def test_job_lookup_validates_the_id(export_env: ExportEnv) -> None:

@@ -386,3 +386,31 @@ def test_handler_marks_job_failed_with_reason_and_publishes_nothing(
     assert failed is not None and failed["state"] == "failed"
     assert "no export was published" in failed["error"]
     assert list_published(export_env.s3, export_env.bucket) == []
+
+
+def test_heartbeat_thread_beats_and_stops_a_run_whose_job_was_failed(export_env: ExportEnv) -> None:
+    import time
+
+    from hdcn_common.export_jobs import JobNotActive
+
+    jobs = export_env.jobs()
+    job = jobs.create("staff", ExportOptions())
+    jobs.start(job["job_id"])
+    beat = _load_generator().Heartbeat(jobs, job["job_id"], every=0.05)
+    beat.start()
+    try:
+        # GIVEN a running export that reported 42 rows WHEN the thread beats THEN the job shows them
+        beat.progress(42)
+        deadline = time.monotonic() + 10
+        while int(jobs.get(job["job_id"], reconcile=False)["rows_so_far"]) != 42:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        # WHEN a reader marks the job failed (it looked dead) THEN the run is told to stop at its next page
+        jobs.fail(job["job_id"], "looked dead")
+        while not beat.cancelled:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        with pytest.raises(JobNotActive):
+            beat.progress(43)
+    finally:
+        beat.stop()

@@ -9,6 +9,7 @@ published, or `failed` with a readable reason and nothing visible in S3.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from datetime import date
 from functools import cache
@@ -26,6 +27,8 @@ from hdcn_common.ops_metrics import record_export_finished, record_export_reques
 from hdcn_common.settings import client, settings, table
 
 logger = Logger()
+# Well inside EXPORT_STALE_SECONDS (template default 30): several beats may be missed before death.
+HEARTBEAT_SECONDS = 5.0
 metrics = stack_metrics()  # namespace even where no template environment is set (tests)
 
 
@@ -43,6 +46,47 @@ def scan_client() -> Any:
     return dynamodb
 
 
+class Heartbeat:
+    """Beats for the job from a thread every few seconds while this process lives.
+
+    A killed Lambda runs no more code, so a stale beat means a dead run; a thread (not
+    the scan loop) beats, so one slow or throttled page is never mistaken for death.
+    """
+
+    def __init__(self, jobs: ExportJobs, job_id: str, every: float = HEARTBEAT_SECONDS) -> None:
+        self.jobs, self.job_id, self.every = jobs, job_id, every
+        self.rows = 0
+        self.cancelled = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="job-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.every + 5)
+
+    def progress(self, rows: int) -> None:
+        """Called by the export after each page: record rows, stop if the job was failed meanwhile."""
+        self.rows = rows
+        if self.cancelled:
+            raise JobNotActive(self.job_id)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                self.jobs.heartbeat(self.job_id, self.rows)
+            except JobNotActive:
+                self.cancelled = True
+                return
+            except Exception as err:
+                # A missed beat is not fatal; the next one may get through.
+                logger.warning(
+                    "heartbeat failed", extra={"job_id": self.job_id, "error_type": type(err).__name__}
+                )
+
+
 def _run(job_id: str, context: Any) -> dict[str, Any]:
     cfg = settings()
     jobs = ExportJobs(table(cfg.export_jobs_table))
@@ -56,6 +100,8 @@ def _run(job_id: str, context: Any) -> dict[str, Any]:
     s3 = client("s3")
     state = "failed"
     started, rows = time.monotonic(), 0
+    beat = Heartbeat(jobs, job_id)
+    beat.start()
     try:
         manifest = export_members(
             dynamodb=scan_client(),
@@ -66,7 +112,7 @@ def _run(job_id: str, context: Any) -> dict[str, Any]:
             options=options,
             created_at=str(job["created_at"]),
             today=date.today(),
-            progress=lambda rows: jobs.heartbeat(job_id, rows),
+            progress=beat.progress,
             remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000.0,
         )
         regions: dict[str, int] = {}
@@ -107,6 +153,7 @@ def _run(job_id: str, context: Any) -> dict[str, Any]:
         logger.error("export crashed", extra={"job_id": job_id, "error_type": type(err).__name__})
         _fail(jobs, job_id, f"the generator failed ({type(err).__name__}); no export was published")
     finally:
+        beat.stop()
         jobs.release_lock(job_id)
         record_export_finished(metrics, rows, time.monotonic() - started, state == "succeeded")
     return {"job_id": job_id, "state": state}
