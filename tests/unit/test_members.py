@@ -1,0 +1,332 @@
+"""Member rules, the repository on moto (tables from template.yaml), the handler with minimal events."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from hdcn_common import settings as settings_module
+from hdcn_common.auth import Caller
+from hdcn_common.enums import Regio, Status
+from hdcn_common.members import (
+    MemberCreate,
+    MemberFilter,
+    MemberRepository,
+    MemberUpdate,
+    PermissionDenied,
+    check_privileged_changes,
+    merge_update,
+    stored_fields,
+    to_member,
+)
+from hdcn_common.pagination import InvalidCursor, encode_cursor
+from hdcn_common.records import DuplicateValue, InvalidRecord, VersionConflict
+from hdcn_common.validators import normalize_email, normalize_iban, normalize_postcode, parse_date
+from moto import mock_aws
+from pydantic import ValidationError
+
+from backend.local.runtime import LambdaContext, load_handler
+from backend.local.seed import generate_members, seed_tables
+from backend.local.template import functions, load_template
+
+pytestmark = pytest.mark.unit
+REGION = "eu-west-1"
+SEEDED = 60
+
+
+def valid_body(**extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "voornaam": "Anna",
+        "achternaam": "Visser",
+        "email": f"Anna.{uuid.uuid4().hex[:8]}@Example.NL",
+        "regio": "Utrecht",
+        "postcode": "3511ab",
+    }
+    body.update(extra)
+    return body
+
+
+# ---------------------------------------------------------------- validation
+
+
+@pytest.mark.parametrize(
+    ("text", "iso"), [("5-3-1970", "1970-03-05"), ("05-03-1970", "1970-03-05"), ("1970-03-05", "1970-03-05")]
+)
+def test_dates_in_dutch_or_iso_form_are_normalised(text: str, iso: str) -> None:
+    assert parse_date(text).isoformat() == iso
+
+
+@pytest.mark.parametrize("text", ["31-2-1980", "1980/02/01", "5 maart 1970", "2026-13-01"])
+def test_impossible_or_foreign_dates_are_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_date(text)
+
+
+def test_iban_postcode_and_email_rules() -> None:
+    assert normalize_iban("nl91 abna 0417 1643 00") == "NL91ABNA0417164300"
+    for bad in ("NL92ABNA0417164300", "NL91ABNA04171643", "XX"):
+        with pytest.raises(ValueError):
+            normalize_iban(bad)
+    assert normalize_postcode("1234ab") == "1234 AB"
+    with pytest.raises(ValueError):
+        normalize_postcode("0123 AB")  # Dutch postcodes never start with 0
+    assert normalize_email(" Jan.Jansen@Example.NL ") == "jan.jansen@example.nl"
+
+
+def test_unknown_fields_are_rejected_by_name() -> None:
+    with pytest.raises(ValidationError) as err:
+        MemberCreate.model_validate(valid_body(shoe_size=44))
+    assert [e["loc"] for e in err.value.errors()] == [("shoe_size",)]
+
+
+def test_dutch_postcode_error_names_the_field_and_foreign_postcodes_pass() -> None:
+    # GIVEN a Dutch address with a bad postcode WHEN validated THEN the error's location is `postcode`
+    with pytest.raises(ValidationError) as err:
+        MemberCreate.model_validate(valid_body(postcode="12345"))
+    assert err.value.errors()[0]["loc"] == ("postcode",)
+    # AND a German one is left as given
+    assert MemberCreate.model_validate(valid_body(land="Duitsland", postcode="47533")).postcode == "47533"
+
+
+def test_validation_messages_never_echo_the_input() -> None:
+    secret = "NL00SECRET000000"
+    with pytest.raises(ValidationError) as err:
+        MemberCreate.model_validate(valid_body(bankrekeningnummer=secret))
+    assert secret not in json.dumps(err.value.errors(include_input=False, include_url=False), default=str)
+
+
+def test_update_merges_fields_and_a_null_cannot_remove_a_required_one() -> None:
+    current = stored_fields(MemberCreate.model_validate(valid_body()))
+    merged = merge_update(current, MemberUpdate(woonplaats="Zeist", version=1))
+    assert merged["woonplaats"] == "Zeist" and merged["voornaam"] == "Anna"
+    with pytest.raises(InvalidRecord) as err:
+        merge_update(current, MemberUpdate.model_validate({"achternaam": None}))
+    assert err.value.details[0]["loc"] == ["body", "achternaam"]
+
+
+# ---------------------------------------------------------------- privileged changes
+
+
+def test_status_and_honorary_membership_need_members_crud() -> None:
+    # GIVEN a hypothetical writer without Members_CRUD, and one with it
+    narrow = Caller("narrow", frozenset({"Members_Read", "Regio_All"}))
+    crud = Caller("crud", frozenset({"Members_CRUD", "Regio_All"}))
+    before = {"status": "Actief", "lidmaatschap": "Gewoon lid"}
+    # WHEN status changes or lidmaatschap becomes Erelid/Overig THEN only Members_CRUD may
+    for after in (
+        {"status": "Geschorst", "lidmaatschap": "Gewoon lid"},
+        {"status": "Actief", "lidmaatschap": "Erelid"},
+    ):
+        with pytest.raises(PermissionDenied):
+            check_privileged_changes(narrow, before, after)
+        check_privileged_changes(crud, before, after)
+    # AND other changes (or keeping an existing Erelid) are not privileged
+    check_privileged_changes(narrow, before, {"status": "Actief", "lidmaatschap": "Donateur"})
+    erelid = {"status": "Actief", "lidmaatschap": "Erelid"}
+    check_privileged_changes(narrow, erelid, dict(erelid))
+
+
+# ---------------------------------------------------------------- repository on moto
+
+
+@dataclass
+class Stack:
+    repo: MemberRepository
+    members_table: str
+    keys_table: str
+
+
+def _create_table(dynamodb: Any, logical_id: str, name: str) -> None:
+    props = load_template()["Resources"][logical_id]["Properties"]
+    kwargs: dict[str, Any] = {
+        "TableName": name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "KeySchema": props["KeySchema"],
+    }
+    if "GlobalSecondaryIndexes" in props:
+        kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    dynamodb.create_table(**kwargs)
+
+
+@pytest.fixture
+def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    """GIVEN moto with the template's Members, MemberKeys and Products tables, seeded like the local stack."""
+    for key in list(__import__("os").environ):
+        if key.startswith("AWS_ENDPOINT_URL"):
+            monkeypatch.delenv(key)
+    suffix = uuid.uuid4().hex[:8]
+    env = {
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "MEMBERS_TABLE": f"members-{suffix}",
+        "MEMBER_KEYS_TABLE": f"keys-{suffix}",
+        "PRODUCTS_TABLE": f"products-{suffix}",
+        "POWERTOOLS_SERVICE_NAME": "webshop-backend",
+        "POWERTOOLS_METRICS_NAMESPACE": "HDCN",
+    }
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    with mock_aws():
+        for fn in (settings_module.settings, settings_module.client, settings_module.table):
+            fn.cache_clear()
+        client = boto3.client("dynamodb", region_name=REGION)
+        for lid, name in (
+            ("MembersTable", env["MEMBERS_TABLE"]),
+            ("MemberKeysTable", env["MEMBER_KEYS_TABLE"]),
+            ("ProductsTable", env["PRODUCTS_TABLE"]),
+        ):
+            _create_table(client, lid, name)
+        resource = boto3.resource("dynamodb", region_name=REGION)
+        seed_tables(resource, env["MEMBERS_TABLE"], env["MEMBER_KEYS_TABLE"], env["PRODUCTS_TABLE"], SEEDED)
+        repo = MemberRepository(
+            resource.Table(env["MEMBERS_TABLE"]), resource.Table(env["MEMBER_KEYS_TABLE"])
+        )
+        yield Stack(repo, env["MEMBERS_TABLE"], env["MEMBER_KEYS_TABLE"])
+        for fn in (settings_module.settings, settings_module.client, settings_module.table):
+            fn.cache_clear()
+
+
+def test_seeded_members_fit_the_models(stack: Stack) -> None:
+    # GIVEN the seed's members WHEN read back THEN each is a valid API member and a valid update base
+    for record in generate_members(SEEDED):
+        stored = stack.repo.get(record["member_id"])
+        assert stored is not None
+        to_member(stored)
+        merge_update(stored, MemberUpdate())
+
+
+def test_create_draws_the_next_lidnummer_and_guards_the_email(stack: Stack) -> None:
+    fields = stored_fields(MemberCreate.model_validate(valid_body()))
+    first = stack.repo.create(fields)
+    assert first["lidnummer"] == SEEDED + 1 and first["version"] == 1
+    assert stack.repo.find_by_email(fields["email"]) == first["member_id"]
+    # WHEN another member is created with the same email THEN DuplicateValue and no second record
+    with pytest.raises(DuplicateValue):
+        stack.repo.create(dict(fields))
+    assert (
+        stack.repo.create(stored_fields(MemberCreate.model_validate(valid_body())))["lidnummer"] == SEEDED + 3
+    )
+
+
+def test_stale_update_is_a_conflict_naming_the_current_version(stack: Stack) -> None:
+    current = stack.repo.create(stored_fields(MemberCreate.model_validate(valid_body())))
+    updated = stack.repo.update(current, merge_update(current, MemberUpdate(woonplaats="Zeist")), 1)
+    assert updated["version"] == 2
+    # WHEN a writer who read version 1 writes again THEN VersionConflict(2), even with the old record in hand
+    with pytest.raises(VersionConflict) as err:
+        stack.repo.update(current, merge_update(current, MemberUpdate(woonplaats="Baarn")), 1)
+    assert err.value.current_version == 2
+    stored = stack.repo.get(current["member_id"])
+    assert stored is not None and stored["woonplaats"] == "Zeist"
+
+
+def test_email_change_and_delete_move_the_uniqueness_record(stack: Stack) -> None:
+    a = stack.repo.create(stored_fields(MemberCreate.model_validate(valid_body())))
+    b = stack.repo.create(stored_fields(MemberCreate.model_validate(valid_body())))
+    # WHEN A takes B's address THEN DuplicateValue; WHEN A moves to a new one THEN A's old one is free
+    with pytest.raises(DuplicateValue):
+        stack.repo.update(a, merge_update(a, MemberUpdate(email=b["email"])), 1)
+    moved = stack.repo.update(a, merge_update(a, MemberUpdate(email="nieuw.adres@example.nl")), 1)
+    assert stack.repo.find_by_email("nieuw.adres@example.nl") == a["member_id"]
+    reuse = stack.repo.create(stored_fields(MemberCreate.model_validate(valid_body(email=a["email"]))))
+    assert reuse["email"] == a["email"]
+    # WHEN A is deleted THEN its address can be used again
+    stack.repo.delete(moved, 2)
+    assert stack.repo.get(a["member_id"]) is None
+    stack.repo.create(stored_fields(MemberCreate.model_validate(valid_body(email="nieuw.adres@example.nl"))))
+
+
+def test_pages_cover_every_member_of_the_regions_once(stack: Stack) -> None:
+    # GIVEN all regions WHEN listed 7 at a time following the cursor THEN every seeded member comes once
+    regions = sorted(r.value for r in Regio)
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        items, cursor = stack.repo.list(regions, MemberFilter(), 7, cursor)
+        assert len(items) <= 7
+        seen.extend(i["member_id"] for i in items)
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(m["member_id"] for m in generate_members(SEEDED))
+
+
+def test_filters_and_search(stack: Stack) -> None:
+    members = list(generate_members(SEEDED))
+    target = members[5]
+    regions = [target["regio"]]
+    by_nr, _ = stack.repo.list(regions, MemberFilter(q=str(target["lidnummer"])), 10, None)
+    assert [i["member_id"] for i in by_nr] == [target["member_id"]]
+    by_name, _ = stack.repo.list(regions, MemberFilter(q=target["achternaam"].upper()), 200, None)
+    assert target["member_id"] in {i["member_id"] for i in by_name}
+    active, _ = stack.repo.list(regions, MemberFilter(status=Status.ACTIEF), 200, None)
+    assert all(i["status"] == "Actief" for i in active)
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not-base64!",
+        encode_cursor({"r": 0, "member_id": "x", "regio": "Limburg", "lidnummer": 1, "extra": "y"}),
+        encode_cursor({"r": 0, "member_id": "x", "regio": "Oost", "lidnummer": 1}),  # another region's key
+        encode_cursor({"r": 99}),
+    ],
+)
+def test_forged_cursors_are_refused(stack: Stack, cursor: str) -> None:
+    with pytest.raises(InvalidCursor):
+        stack.repo.list(["Limburg", "Utrecht"], MemberFilter(), 10, cursor)
+
+
+# ---------------------------------------------------------------- handler with minimal events
+
+
+def _event(method: str, path: str, groups: str | None, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    claims = {"cognito:username": "tester", "cognito:groups": groups} if groups is not None else None
+    params = {"member_id": path.rsplit("/", 1)[1]} if path.count("/") > 1 else None
+    return {
+        "httpMethod": method,
+        "path": path,
+        "resource": "/members/{member_id}" if params else "/members",
+        "pathParameters": params,
+        "headers": {"Content-Type": "application/json"},
+        "queryStringParameters": None,
+        "body": json.dumps(body) if body is not None else None,
+        "requestContext": {"authorizer": {"claims": claims} if claims else {}, "requestId": "r1"},
+    }
+
+
+def _call(event: dict[str, Any]) -> tuple[int, Any]:
+    handler = load_handler(functions(load_template())["MembersFunction"])
+    ctx = LambdaContext("members", 512, "arn:aws:lambda:eu-west-1:123456789012:function:members", "r1", 9e12)
+    res = handler(event, ctx)
+    return res["statusCode"], json.loads(res["body"]) if res.get("body") else None
+
+
+def test_handler_hides_other_regions_and_refuses_forged_roles(stack: Stack) -> None:
+    # GIVEN a Noord-Holland member
+    nh = next(m for m in generate_members(SEEDED) if m["regio"] == "Noord-Holland")
+    path = f"/members/{nh['member_id']}"
+    # WHEN a Utrecht reader asks for it THEN 404, the same as a member that does not exist
+    assert _call(_event("GET", path, "Members_Read,Regio_Utrecht"))[0] == 404
+    assert _call(_event("GET", path, "Members_Read,Regio_Noord-Holland"))[0] == 200
+    # AND a reader cannot write, whatever the body says; nobody at all is 401
+    event = _event("POST", "/members", "Members_Read,Regio_All", valid_body())
+    event["headers"]["X-Enhanced-Groups"] = "System_CRUD"
+    assert _call(event)[0] == 403
+    assert _call(_event("GET", "/members", None))[0] == 401
+
+
+def test_handler_create_and_stale_update(stack: Stack) -> None:
+    status, created = _call(_event("POST", "/members", "Members_CRUD,Regio_All", valid_body()))
+    assert status == 201 and created["email"] == created["email"].lower()
+    path = f"/members/{created['member_id']}"
+    status, body = _call(_event("PUT", path, "Members_CRUD,Regio_All", {"woonplaats": "Zeist", "version": 1}))
+    assert status == 200 and body["version"] == 2
+    status, body = _call(_event("PUT", path, "Members_CRUD,Regio_All", {"woonplaats": "Baarn", "version": 1}))
+    assert status == 409 and body["error"]["details"] == {"current_version": 2}
