@@ -239,12 +239,15 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--members", type=int, default=1000)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks" / "results")
+    parser.add_argument(
+        "--state-dir", type=Path, help="keep the stack's state and logs here (default: a temp dir)"
+    )
     args = parser.parse_args()
 
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        proc, state = start_stack(Path(tmp), args.members)
+        proc, state = start_stack(args.state_dir or Path(tmp), args.members)
         try:
             api = state["api_url"]
             tokens = tokens_for(state)
@@ -254,7 +257,7 @@ def main() -> int:
                 headers={"Authorization": tokens["admin"]},
                 timeout=60,
             ).json()
-            known_ids = [m["member_id"] for m in first["items"]]
+            known_ids = [m["member_id"] for m in first["members"]]
             res = Results()
             deadline = time.time() + args.seconds
             started = time.time()
