@@ -7,8 +7,8 @@ unset) or AWS with the caller's credentials (`--aws`).
 
 `hdcn deploy` is the five-step pipeline: (1) refuse a stack in progress or failed,
 (2) cfn-lint the template, (3) build and push the generator image only when its inputs
-changed (`console.image_cmd`, tag = content hash), (4) `sam build` + `sam deploy` with
-`samconfig.toml` and `GeneratorImageTag=<hash>`, (5) the health checks and endpoint
+changed (`console.image_cmd`, tag = content hash), (4) `sam build SharedLayer` + `sam deploy`
+with `samconfig.toml` and `GeneratorImageTag=<hash>`, (5) the health checks and endpoint
 tests; non-zero exit if any step fails. It never runs git. aws-sam-cli pins an older
 boto3, so `sam` comes from its own environment: `HDCN_SAM_CLI` names the executable
 (for example `pipx install aws-sam-cli` → `~/.local/bin/sam`, or
@@ -198,13 +198,30 @@ def cfn_lint_cli() -> str:
     return str(beside) if beside.exists() else "cfn-lint"
 
 
-def sam_commands(tag: str, alarm_topic: str | None) -> list[list[str]]:
-    """`sam build` then `sam deploy` with samconfig.toml and the image tag."""
+def sam_commands(tag: str, alarm_topic: str | None, image_repository: str) -> list[list[str]]:
+    """`sam build SharedLayer` then `sam deploy` with samconfig.toml and the image tag.
+
+    Only the layer needs building (its requirements are installed under python/); the zip
+    functions are their app.py as it is. A full `sam build` would also build the image
+    function from its Dockerfile and have `sam deploy` push it and replace its ImageUri, so
+    the image built in step 3 and pinned by GeneratorImageTag would not be the one deployed.
+    `--image-repository` is required by `sam deploy` for an image function; with the
+    template's ImageUri an ECR URI, it leaves that URI as it is (checked with sam 1.170).
+    """
     overrides = [f"GeneratorImageTag={tag}"] + ([f"AlarmTopicArn={alarm_topic}"] if alarm_topic else [])
     sam = sam_cli()
     return [
-        [sam, "build", "--config-file", SAMCONFIG],
-        [sam, "deploy", "--config-file", SAMCONFIG, "--parameter-overrides", *overrides],
+        [sam, "build", "SharedLayer", "--config-file", SAMCONFIG],
+        [
+            sam,
+            "deploy",
+            "--config-file",
+            SAMCONFIG,
+            "--image-repository",
+            image_repository,
+            "--parameter-overrides",
+            *overrides,
+        ],
     ]
 
 
@@ -245,7 +262,8 @@ def deploy_dry_run(args: argparse.Namespace, out: Out = print) -> int:
     for line in lines:
         out(f"  {line}")
     out(f"step 4/5: deploy with SAM (sam from its own environment: HDCN_SAM_CLI={sam_cli()})")
-    for command in sam_commands(tag, args.alarm_topic_arn):
+    repo_uri = f"{image_cmd.registry('<account-id>', region)}/{args.repository}"
+    for command in sam_commands(tag, args.alarm_topic_arn, repo_uri):
         out(f"  {shlex.join(command)}")
     out("step 5/5: health checks and endpoint tests (exit 1 if any fails)")
     out(f"  hdcn health --aws --stack {stack} --region {region}")
@@ -289,8 +307,10 @@ def deploy(args: argparse.Namespace, target: Target, out: Out = print) -> int:
             return 1
         if image_cmd.cmd_push(_image_args(args, False), out=out) != 0:
             return 1
-    out("step 4/5: sam build and sam deploy")
-    for command in sam_commands(tag, args.alarm_topic_arn):
+    out("step 4/5: sam build (the layer) and sam deploy")
+    account = target.clients("sts").get_caller_identity()["Account"]
+    repo_uri = f"{image_cmd.registry(account, args.region)}/{args.repository}"
+    for command in sam_commands(tag, args.alarm_topic_arn, repo_uri):
         if not _run(command, out):
             out("  sam failed; see its output above")
             return 1

@@ -36,18 +36,19 @@ def test_dry_run_prints_the_five_steps_with_their_commands(monkeypatch: pytest.M
     assert "aws cloudformation describe-stacks --stack-name webshop-backend --region eu-west-1" in text
     assert "cfn-lint template.yaml" in text
     assert "DOCKER_BUILDKIT=0 docker build" in text and f"{image_cmd.DEFAULT_REPOSITORY}:{tag}" in text
-    assert "sam-venv/bin/sam build --config-file samconfig.toml" in text
+    assert "sam-venv/bin/sam build SharedLayer --config-file samconfig.toml" in text
     assert (
-        f"sam-venv/bin/sam deploy --config-file samconfig.toml --parameter-overrides GeneratorImageTag={tag}"
-        in text
-    )
+        "sam-venv/bin/sam deploy --config-file samconfig.toml --image-repository "
+        "'<account-id>.dkr.ecr.eu-west-1.amazonaws.com/hdcn-parquet-generator' "
+        f"--parameter-overrides GeneratorImageTag={tag}"
+    ) in text
     assert "hdcn health --aws --stack webshop-backend" in text
     # and no command of it is git
     assert not any(line.strip().startswith("git ") for line in lines)
 
 
 def test_alarm_topic_is_passed_to_sam() -> None:
-    commands = ops_cmd.sam_commands("abc", "arn:aws:sns:eu-west-1:1:ops")
+    commands = ops_cmd.sam_commands("abc", "arn:aws:sns:eu-west-1:1:ops", "repo-uri")
     assert commands[1][-2:] == ["GeneratorImageTag=abc", "AlarmTopicArn=arn:aws:sns:eu-west-1:1:ops"]
 
 
