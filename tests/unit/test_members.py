@@ -330,3 +330,11 @@ def test_handler_create_and_stale_update(stack: Stack) -> None:
     assert status == 200 and body["version"] == 2
     status, body = _call(_event("PUT", path, "Members_CRUD,Regio_All", {"woonplaats": "Baarn", "version": 1}))
     assert status == 409 and body["error"]["details"] == {"current_version": 2}
+
+
+@pytest.mark.parametrize("q", ["9" * 60, "\u00b2", "  ", "\uff10\uff11"])
+def test_odd_searches_find_nothing_rather_than_fail(stack: Stack, q: str) -> None:
+    # GIVEN searches DynamoDB could not take as a number WHEN listed THEN an empty page, no error
+    items, _ = stack.repo.list(["Utrecht"], MemberFilter(q=q), 10, None)
+    assert items == [] or q.strip() == ""
+    assert stack.repo.find_by_email("   ") is None

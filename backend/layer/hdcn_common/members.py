@@ -257,9 +257,14 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def is_lidnummer_query(q: str) -> bool:
+    """A lidnummer search: ASCII digits only, few enough to be one (DynamoDB numbers have limits)."""
+    return q.isascii() and q.isdigit() and len(q) <= 9
+
+
 def _matches_q(item: dict[str, Any], q: str) -> bool:
     """A name (part) or lidnummer search, case-insensitive."""
-    if q.isdigit():
+    if is_lidnummer_query(q):
         return str(item.get("lidnummer")) == q
     name = " ".join(str(item.get(f) or "") for f in ("voornaam", "tussenvoegsel", "achternaam"))
     return q.casefold() in " ".join(name.split()).casefold()
@@ -284,8 +289,12 @@ class MemberRepository:
 
     def find_by_email(self, email: str) -> str | None:
         """The member_id holding `email`, through the email index (never a scan)."""
+        try:
+            address = normalize_email(email)
+        except ValueError:
+            return None  # no member can hold an address that is not one
         res = self.members.query(
-            IndexName="email-index", KeyConditionExpression=Key("email").eq(email.lower()), Limit=1
+            IndexName="email-index", KeyConditionExpression=Key("email").eq(address), Limit=1
         )
         items = res.get("Items", [])
         return str(items[0]["member_id"]) if items else None
@@ -320,7 +329,7 @@ class MemberRepository:
                     "KeyConditionExpression": Key("regio").eq(regions[r_index]),
                     "Limit": limit - len(found),
                 }
-                if filters.q and filters.q.isdigit():
+                if filters.q and is_lidnummer_query(filters.q):
                     kwargs["KeyConditionExpression"] &= Key("lidnummer").eq(int(filters.q))
                 condition = None
                 if filters.status:
