@@ -185,11 +185,14 @@ def main() -> int:
     )
     at = AppTest.from_file(str(REPO / "console" / "streamlit_app.py"), default_timeout=300)
     at.session_state["tokens"] = Tokens(token, "", "", time.time() + 3600, "admin")
-    at.run()
+    started = time.perf_counter()
+    at.run()  # the Overview, which downloads and decodes the latest export for its counts
+    results["sign-in page Overview: download + decode + draw (once)"] = [time.perf_counter() - started]
+    assert not at.exception, at.exception
     at.switch_page("app_pages/exports.py")
     started = time.perf_counter()
     at.run()
-    results["first visit: download + decode + draw"] = [time.perf_counter() - started]
+    results["then Exports: draw (once)"] = [time.perf_counter() - started]
     assert not at.exception, at.exception
     # The second export downloaded too, so both are "downloaded" from here on.
     at.selectbox(key="export_id").select(EXPORTS[1]).run()

@@ -302,8 +302,15 @@ def test_filters_narrow_the_preview_and_charts(fake_api: FakeApi) -> None:
     at.text_input(key="flt_search").input(str(utrecht_id)).run()
     table = at.dataframe[0].value
     assert utrecht_id in set(table["lidnummer"]) and set(table["regio"].astype(str)) == {"Utrecht"}
-    # AND the comparison with the older export finds the five members who joined since
+    # WHEN the comparison tab is opened THEN it finds the five members who joined since the older export
+    at.session_state["export_tab"] = "Compare with previous"
+    at.run()
     assert any(e.label.startswith("Joined (5)") for e in at.expander)
+    # AND the jubilarissen tab lists active members reaching 10, 25 or 40 years, within the filter
+    at.session_state["export_tab"] = "Jubilarissen"
+    at.run()
+    jubilee = at.dataframe[0].value
+    assert set(jubilee["jubileum"]) <= {10, 25, 40} and set(jubilee["regio"].astype(str)) <= {"Utrecht"}
 
 
 def test_regional_user_preview_holds_only_their_region(fake_api: FakeApi) -> None:
