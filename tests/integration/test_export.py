@@ -177,6 +177,7 @@ def test_killed_generator_keeps_previous_export_and_fails_its_job(
 ) -> None:
     before = api("GET", "/analytics/download-parquet/latest", user="admin").json()["export_id"]
     # WHEN staff starts an export that is kept busy by throttling
+    requested = time.time()
     resp = api("POST", "/analytics/generate-parquet", user="staff", json={})
     assert resp.status_code == 202, resp.text
     job_id = resp.json()["job_id"]
@@ -187,7 +188,12 @@ def test_killed_generator_keeps_previous_export_and_fails_its_job(
     _wait_for_job(api, job_id, {"running"}, seconds=60)
     # WHEN its generator process is killed mid-run
     listing = requests.get(f"{local_stack['lambda_endpoint']}/local/invocations", timeout=10).json()
-    running = [i for i in listing if i["function"] == "GenerateMemberParquetFunction" and i["running"]]
+    # Only the invocation this test started (an earlier test's generator may still be exiting).
+    running = [
+        i
+        for i in listing
+        if i["function"] == "GenerateMemberParquetFunction" and i["running"] and i["started"] >= requested
+    ]
     assert len(running) == 1
     os.kill(running[0]["pid"], signal.SIGKILL)
     # THEN once its heartbeat is stale the job reads failed, with a reason
