@@ -80,6 +80,8 @@ def start_console(ports: Ports, state: dict[str, Any], log_dir: Path) -> subproc
             str(ports.console),
             "--server.headless",
             "true",
+            "--client.toolbarMode",
+            "viewer",
             "--browser.gatherUsageStats",
             "false",
             "--server.fileWatcherType",
