@@ -414,3 +414,18 @@ def test_heartbeat_thread_beats_and_stops_a_run_whose_job_was_failed(export_env:
             beat.progress(43)
     finally:
         beat.stop()
+
+
+def test_handler_keeps_only_the_newest_exports(export_env: ExportEnv) -> None:
+    # GIVEN EXPORTS_TO_KEEP=2 WHEN three exports run one after another
+    jobs, generator, ids = export_env.jobs(), _load_generator(), []
+    for _ in range(3):
+        job = jobs.create("staff", ExportOptions(regio="Oost"))
+        ids.append(job["job_id"])
+        assert generator.lambda_handler({"job_id": job["job_id"]}, _Context())["state"] == "succeeded"
+    # THEN the two newest (ids sort by time, then at random within one second) stay published
+    kept = sorted(ids, reverse=True)[:2]
+    assert list_published(export_env.s3, export_env.bucket) == kept
+    # and the pruned one's job still tells its story
+    oldest = jobs.get(min(ids))
+    assert oldest is not None and oldest["state"] == "succeeded"

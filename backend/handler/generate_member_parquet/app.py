@@ -115,6 +115,15 @@ def _run(job_id: str, context: Any) -> dict[str, Any]:
             progress=beat.progress,
             remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000.0,
         )
+        # Prune while the job is still running: once it reads succeeded, a new trigger may take
+        # the lock, and its folder must not look like a dead run's to this prune.
+        try:
+            pruned = prune_exports(s3, cfg.export_bucket, cfg.exports_to_keep, current=job_id)
+            if pruned:
+                logger.info("old exports pruned", extra={"pruned": pruned})
+        except (ClientError, BotoCoreError) as err:
+            # Not fatal: the lifecycle rule still expires old exports, and the next run prunes again.
+            logger.warning("pruning old exports failed", extra={"error_type": type(err).__name__})
         regions: dict[str, int] = {}
         for f in manifest.files:
             regions[f.regio] = regions.get(f.regio, 0) + f.rows
@@ -134,9 +143,6 @@ def _run(job_id: str, context: Any) -> dict[str, Any]:
                 "files": len(manifest.files),
             },
         )
-        pruned = prune_exports(s3, cfg.export_bucket, cfg.exports_to_keep, current=job_id)
-        if pruned:
-            logger.info("old exports pruned", extra={"pruned": pruned})
     except JobNotActive:
         logger.warning("job was marked failed while running; stopped", extra={"job_id": job_id})
     except ExportFailed as err:
