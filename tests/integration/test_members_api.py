@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -181,3 +182,21 @@ def test_root_moves_a_member_between_regions(api: Api) -> None:
     m = api("POST", "/members", user="staff", json=new_member("Friesland")).json()
     moved = api("PUT", f"/members/{m['member_id']}", user="root", json={"regio": "Oost", "version": 1})
     assert moved.status_code == 200 and moved.json()["regio"] == "Oost"
+
+
+def test_member_pii_never_reaches_the_logs(api: Api, local_stack: dict[str, Any]) -> None:
+    # GIVEN a member with distinctive personal data, created, searched for and refused once
+    tag = uuid.uuid4().hex[:10]
+    body = new_member(voornaam=f"Geheim{tag}", email=f"pii-{tag}@example.nl", telefoon="0612345678")
+    created = api("POST", "/members", user="staff", json=body)
+    assert created.status_code == 201
+    api("GET", "/members", user="staff", params={"q": f"Geheim{tag}"})
+    api("GET", "/members", user="staff", params={"email": body["email"]})
+    api("POST", "/members", user="staff", json={**body, "postcode": f"x{tag}"})
+    # WHEN the stack's logs are read THEN the member's id is there (the right log) and none of the PII is
+    logs = "\n".join(
+        p.read_text(errors="replace") for p in Path(local_stack["state_dir"]).rglob("*.log") if p.is_file()
+    )
+    assert created.json()["member_id"] in logs
+    for pii in (f"Geheim{tag}", body["email"], f"x{tag}", "NL91ABNA0417164300"):
+        assert pii not in logs
