@@ -61,7 +61,7 @@ def _jobs() -> ExportJobs:
     return ExportJobs(table(settings().export_jobs_table))
 
 
-@app.post("/analytics/generate-parquet")
+@app.post("/analytics/generate-parquet", status_code=202)
 def generate_parquet(request: ExportRequest | None = None) -> tuple[dict[str, Any], int]:
     """Queue an export job and start the generator; 202 with the job."""
     caller = _exporter()
