@@ -52,3 +52,52 @@ def test_dependency_unreachable_gives_503(
     resp = api("GET", "/analytics/exports", user="admin")
     assert resp.status_code == 503
     assert resp.json()["error"]["code"] == "service_unavailable"
+
+
+def _wait_for_job(api: Callable[..., requests.Response], job_id: str, seconds: float = 180) -> dict[str, Any]:
+    """Poll until the job ends (a wait, not a timing assertion)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        job: dict[str, Any] = api("GET", f"/analytics/jobs/{job_id}", user="staff").json()
+        if job.get("state") in ("succeeded", "failed"):
+            return job
+        assert time.monotonic() < deadline, f"job stayed {job.get('state')}"
+        time.sleep(0.5)
+
+
+@pytest.mark.slow
+def test_s3_failing_during_an_export_fails_the_job_and_keeps_the_previous_export(
+    api: Callable[..., requests.Response],
+    faults: Callable[[list[dict[str, Any]]], None],
+    aws: Callable[[str], Any],
+    local_stack: dict[str, Any],
+) -> None:
+    # GIVEN a published export
+    started = api("POST", "/analytics/generate-parquet", user="staff", json={})
+    assert started.status_code == 202, started.text
+    previous = _wait_for_job(api, started.json()["job_id"])
+    assert previous["state"] == "succeeded"
+
+    # WHEN S3 refuses every write while the next export runs
+    faults([{"service": "s3", "operation": "PUT", "error": "unavailable", "count": -1}])
+    started = api("POST", "/analytics/generate-parquet", user="staff", json={})
+    assert started.status_code == 202, started.text
+    failed = _wait_for_job(api, started.json()["job_id"])
+    faults([])
+
+    # THEN the job ends failed with a readable reason
+    assert failed["state"] == "failed"
+    assert failed.get("error")
+    # and readers still get the previous export, in full
+    latest = api("GET", "/analytics/download-parquet/latest", user="admin")
+    assert latest.status_code == 200 and latest.json()["export_id"] == previous["job_id"]
+    # and nothing of the failed run is published (no manifest, so it is invisible)
+    listed = aws("s3").list_objects_v2(
+        Bucket=local_stack["outputs"]["ExportBucketName"],
+        Prefix=f"analytics/parquet/members/export_id={failed['job_id']}/",
+    )
+    assert not any(o["Key"].endswith("_manifest.json") for o in listed.get("Contents", []))
+    exports = api("GET", "/analytics/exports", user="admin").json()["exports"]
+    assert failed["job_id"] not in {e["export_id"] for e in exports}
