@@ -27,6 +27,9 @@ class CognitoAuthorizer:
         self._jwks = jwt.PyJWKClient(
             f"{endpoint.rstrip('/')}/{user_pool_id}/.well-known/jwks.json", cache_keys=True, lifespan=3600
         )
+        # Fetch the keys now, while the endpoint is idle: a first fetch under load could time out
+        # and turn valid tokens into 401s. (moto's JWKS never changes while the stack runs.)
+        self._jwks.get_jwk_set()
 
     def verify(self, header_value: str | None) -> dict[str, Any]:
         """Claims of a valid ID token, or TokenRejected."""
