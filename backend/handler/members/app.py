@@ -32,52 +32,22 @@ from hdcn_common.members import (
     stored_fields,
     to_member,
 )
-from hdcn_common.pagination import InvalidCursor
-from hdcn_common.records import DuplicateValue, InvalidRecord, RecordNotFound, VersionConflict
+from hdcn_common.records import register_record_errors
 from hdcn_common.settings import settings, table
 from hdcn_common.versioning import expected_version
 
 logger = Logger()
 metrics = Metrics()
 app = create_resolver()
+register_record_errors(app, "member")
 
 MemberId = Annotated[str, Path(min_length=1, max_length=64)]
 IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=64)]
 
 
-@app.exception_handler(VersionConflict)
-def _stale(err: VersionConflict) -> Response[str]:
-    return error_response(
-        409,
-        "version_conflict",
-        "the member changed since it was read",
-        {"current_version": err.current_version},
-    )
-
-
-@app.exception_handler(DuplicateValue)
-def _duplicate(err: DuplicateValue) -> Response[str]:
-    return error_response(409, "duplicate", f"{err.field} is already in use", {"field": err.field})
-
-
-@app.exception_handler(RecordNotFound)
-def _gone(_: RecordNotFound) -> Response[str]:
-    return error_response(404, "not_found", "no such member")
-
-
-@app.exception_handler(InvalidRecord)
-def _invalid(err: InvalidRecord) -> Response[str]:
-    return error_response(422, "validation_error", "the member would not be valid", err.details)
-
-
 @app.exception_handler(PermissionDenied)
 def _denied(err: PermissionDenied) -> Response[str]:
     return error_response(403, "forbidden", err.reason)
-
-
-@app.exception_handler(InvalidCursor)
-def _bad_cursor(_: InvalidCursor) -> Response[str]:
-    return error_response(400, "bad_cursor", "the cursor is not one this API handed out")
 
 
 def _repo() -> MemberRepository:

@@ -13,9 +13,8 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from hdcn_common.api import Forbidden, NotFound, create_resolver, error_response, require_caller
+from hdcn_common.api import Forbidden, NotFound, create_resolver, require_caller
 from hdcn_common.auth import Role
-from hdcn_common.pagination import InvalidCursor
 from hdcn_common.products import (
     Product,
     ProductCreate,
@@ -25,41 +24,17 @@ from hdcn_common.products import (
     merge_update,
     to_product,
 )
-from hdcn_common.records import InvalidRecord, RecordNotFound, VersionConflict
+from hdcn_common.records import register_record_errors
 from hdcn_common.settings import settings, table
 from hdcn_common.versioning import expected_version
 
 logger = Logger()
 metrics = Metrics()
 app = create_resolver()
+register_record_errors(app, "product")
 
 ProductId = Annotated[str, Path(min_length=1, max_length=64)]
 IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=64)]
-
-
-@app.exception_handler(VersionConflict)
-def _stale(err: VersionConflict) -> Response[str]:
-    return error_response(
-        409,
-        "version_conflict",
-        "the product changed since it was read",
-        {"current_version": err.current_version},
-    )
-
-
-@app.exception_handler(RecordNotFound)
-def _gone(_: RecordNotFound) -> Response[str]:
-    return error_response(404, "not_found", "no such product")
-
-
-@app.exception_handler(InvalidRecord)
-def _invalid(err: InvalidRecord) -> Response[str]:
-    return error_response(422, "validation_error", "the product would not be valid", err.details)
-
-
-@app.exception_handler(InvalidCursor)
-def _bad_cursor(_: InvalidCursor) -> Response[str]:
-    return error_response(400, "bad_cursor", "the cursor is not one this API handed out")
 
 
 def _repo() -> ProductRepository:

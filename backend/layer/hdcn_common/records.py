@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from pydantic import ValidationError
+
+from hdcn_common.api import error_response
+from hdcn_common.pagination import InvalidCursor
 
 
 class RecordNotFound(Exception):
@@ -47,3 +51,32 @@ def cancellation_codes(response: dict[str, Any]) -> list[str]:
     """The per-item reasons of a TransactionCanceledException, in TransactItems order."""
     reasons = response.get("CancellationReasons") or []
     return [str(r.get("Code") or "None") for r in reasons]
+
+
+def register_record_errors(app: APIGatewayRestResolver, noun: str) -> None:
+    """Answer the repository's exceptions in the API's error shape; `noun` names the record."""
+
+    @app.exception_handler(VersionConflict)
+    def _stale(err: VersionConflict) -> Response[str]:
+        return error_response(
+            409,
+            "version_conflict",
+            f"the {noun} changed since it was read",
+            {"current_version": err.current_version},
+        )
+
+    @app.exception_handler(DuplicateValue)
+    def _duplicate(err: DuplicateValue) -> Response[str]:
+        return error_response(409, "duplicate", f"{err.field} is already in use", {"field": err.field})
+
+    @app.exception_handler(RecordNotFound)
+    def _gone(_: RecordNotFound) -> Response[str]:
+        return error_response(404, "not_found", f"no such {noun}")
+
+    @app.exception_handler(InvalidRecord)
+    def _invalid(err: InvalidRecord) -> Response[str]:
+        return error_response(422, "validation_error", f"the {noun} would not be valid", err.details)
+
+    @app.exception_handler(InvalidCursor)
+    def _bad_cursor(_: InvalidCursor) -> Response[str]:
+        return error_response(400, "bad_cursor", "the cursor is not one this API handed out")
