@@ -101,7 +101,7 @@ class FaultProxy:
     def forward(
         self, method: str, path: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, list[tuple[str, str]], bytes]:
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=120)
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=300)
         try:
             conn.request(method, path, body=body or None, headers=headers)
             resp = conn.getresponse()

@@ -35,4 +35,24 @@ def install() -> None:
             return original(self)
 
     DynamoHandler.call_action = call_action_atomically  # type: ignore[method-assign]
+
+    # TransactWriteItems is idempotent by ClientRequestToken in DynamoDB (botocore fills the token
+    # once per call, so its retries carry the same one): a retry of a transaction that already
+    # committed answers success again instead of failing its own conditions. moto ignores the
+    # token, so a retry after a client-side read timeout (a queue behind the lock above, on a busy
+    # machine) turned a committed create into a false "email already in use".
+    original_transact = DynamoHandler.transact_write_items
+    committed: dict[str, Any] = {}
+
+    @functools.wraps(original_transact)
+    def transact_write_items_idempotently(self: Any) -> Any:
+        token = self.body.get("ClientRequestToken") if isinstance(self.body, dict) else None
+        if token and token in committed:
+            return committed[token]
+        result = original_transact(self)
+        if token:
+            committed[token] = result
+        return result
+
+    DynamoHandler.transact_write_items = transact_write_items_idempotently  # type: ignore[method-assign]
     _installed = True

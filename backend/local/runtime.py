@@ -26,6 +26,8 @@ from typing import Any
 
 from backend.local.template import REPO_ROOT, FunctionSpec, functions, load_template
 
+_HANDLER_LOCK = threading.Lock()
+
 
 @dataclass
 class LambdaContext:
@@ -158,7 +160,14 @@ class LocalRuntime:
         """A synchronous invocation in this process, in an execution environment no other request is using."""
         handler = self._acquire_environment(logical_id)
         try:
-            return handler(event, self.context(logical_id))
+            # Powertools' resolvers keep the current event on the BaseRouter *class*
+            # (`BaseRouter.current_event = ...`), shared by every resolver in the process. A Lambda
+            # environment runs one request at a time, so that is safe there; here concurrent
+            # requests read each other's body and claims (seen as false duplicates and swapped
+            # updates under load). So one handler runs at a time in this process; requests still
+            # arrive concurrently and race where it matters, at DynamoDB's conditional writes.
+            with _HANDLER_LOCK:
+                return handler(event, self.context(logical_id))
         finally:
             with self._lock:
                 self._idle[logical_id].append(handler)

@@ -44,6 +44,9 @@ def local_env(aws_endpoint: str, lambda_endpoint: str, region: str) -> dict[str,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SESSION_TOKEN": "testing",
+        # Requests queue behind moto's DynamoDB lock and one interpreter; a client-side timeout
+        # and retry of a write already applied would report a false conflict.
+        "HDCN_AWS_READ_TIMEOUT": "300",
     }
 
 

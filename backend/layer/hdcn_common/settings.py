@@ -11,7 +11,14 @@ import boto3
 from botocore.config import Config
 
 # Standard retry mode backs off on throttling; adaptive mode is not worth its client-side state here.
-_BOTO_CONFIG = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=3, read_timeout=20)
+# A retried write whose first attempt timed out on the client may have been applied: keep the
+# read timeout well above what a request can take. HDCN_AWS_READ_TIMEOUT lets the local stack,
+# where requests queue behind one interpreter, allow more than AWS ever needs.
+_BOTO_CONFIG = Config(
+    retries={"max_attempts": 5, "mode": "standard"},
+    connect_timeout=3,
+    read_timeout=int(os.environ.get("HDCN_AWS_READ_TIMEOUT", "20")),
+)
 
 
 @dataclass(frozen=True)
