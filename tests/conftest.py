@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
+import contextlib
 import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,88 +11,34 @@ from typing import Any
 import pytest
 import requests
 
+from backend.local.launcher import LocalStackProcess, free_port
+from backend.local.launcher import id_token as demo_id_token
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
+__all__ = ["REPO_ROOT", "free_port"]  # imported by tests that start stacks of their own
 TEST_MEMBERS = 300
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """`hdcn local up` in a child process (with the console), as a user would start it."""
-    state_dir = tmp_path_factory.mktemp("hdcn-state")
-    ports = {name: free_port() for name in ("aws", "api", "lambda", "console", "faults")}
-    log = (state_dir / "up.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "backend.local.up",
-            "--members",
-            str(TEST_MEMBERS),
-            "--state-dir",
-            str(state_dir),
-            "--aws-port",
-            str(ports["aws"]),
-            "--api-port",
-            str(ports["api"]),
-            "--lambda-port",
-            str(ports["lambda"]),
-            "--console-port",
-            str(ports["console"]),
-            "--fault-proxy-port",
-            str(ports["faults"]),
-        ],
-        cwd=REPO_ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+    """`hdcn local up` in a child process (with the console and the fault proxy), as a user would start it."""
+    stack = LocalStackProcess(
+        tmp_path_factory.mktemp("hdcn-state"), members=TEST_MEMBERS, console=True, fault_proxy=True
     )
-    state_file = state_dir / "local-stack.json"
-    deadline = time.time() + 120
-    while not state_file.exists():
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            raise RuntimeError(f"local stack did not start:\n{(state_dir / 'up.log').read_text()[-4000:]}")
-        time.sleep(0.2)
-    state: dict[str, Any] = json.loads(state_file.read_text())
-    state["state_dir"] = str(state_dir)
-    state["ports"] = ports
+    state = stack.start()
     yield state
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    with contextlib.suppress(subprocess.TimeoutExpired):  # stop() killed it then; nothing left to do
+        stack.stop(timeout=60)
 
 
 @pytest.fixture(scope="session")
 def id_token(local_stack: dict[str, Any]) -> Callable[[str], str]:
     """An ID token for a demo user of the local pool (cached per user)."""
-    import boto3
-
-    idp = boto3.client(
-        "cognito-idp",
-        endpoint_url=local_stack["aws_endpoint"],
-        region_name=local_stack["region"],
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
     cache: dict[str, str] = {}
 
     def get(user: str) -> str:
         if user not in cache:
-            res = idp.initiate_auth(
-                ClientId=local_stack["outputs"]["UserPoolClientId"],
-                AuthFlow="USER_PASSWORD_AUTH",
-                AuthParameters={"USERNAME": user, "PASSWORD": local_stack["demo_password"]},
-            )
-            cache[user] = res["AuthenticationResult"]["IdToken"]
+            cache[user] = demo_id_token(local_stack, user)
         return cache[user]
 
     return get

@@ -4,7 +4,9 @@
 proxy instead of moto. It forwards every call unchanged until a rule says otherwise:
 `POST /__faults` with `[{"service": "dynamodb", "operation": "Scan", "error": "throttle",
 "count": 10}]` makes the next ten DynamoDB Scans fail as AWS fails them when throttling
-(so botocore's own retries are exercised first). Rules match on the SigV4 credential
+(so botocore's own retries are exercised first); `"error": "delay", "seconds": 3` holds
+matching calls for that long and then forwards them (a slow dependency, or a request
+kept in flight while a test stops the stack). Rules match on the SigV4 credential
 scope's service and, for JSON protocols, the `X-Amz-Target` operation (for S3, the
 HTTP method). `DELETE /__faults` clears them; `GET /__faults` shows hits.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import http.client
 import json
 import threading
+import time
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -58,6 +61,7 @@ class FaultRule:
     error: str = "throttle"
     operation: str | None = None
     count: int = -1
+    seconds: float = 0.0
     hits: int = 0
 
     def matches(self, service: str, operation: str) -> bool:
@@ -87,16 +91,21 @@ class FaultProxy:
         self.rules: list[FaultRule] = []
         self.lock = threading.Lock()
 
-    def inject(self, method: str, headers: dict[str, str]) -> tuple[int, str, str] | None:
+    def inject(self, method: str, headers: dict[str, str]) -> FaultRule | None:
+        """The rule that applies to this call (counted as a hit), if any."""
         service, operation = _service_and_operation(method, headers)
         with self.lock:
             for rule in self.rules:
                 if rule.matches(service, operation):
                     rule.hits += 1
-                    return _ERRORS.get(service, _ERRORS["dynamodb"]).get(
-                        rule.error, _ERRORS["dynamodb"]["throttle"]
-                    )
+                    return FaultRule(**asdict(rule))
         return None
+
+    @staticmethod
+    def error(rule: FaultRule) -> tuple[int, str, str]:
+        """Status, content type and body of the failure AWS would answer for `rule`."""
+        by_error = _ERRORS.get(rule.service, _ERRORS["dynamodb"])
+        return by_error.get(rule.error, by_error["throttle"])
 
     def forward(
         self, method: str, path: str, headers: dict[str, str], body: bytes
@@ -121,9 +130,11 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 self._control(body)
                 return
             headers = {k: v for k, v in self.headers.items()}
-            fault = proxy.inject(self.command, {k.lower(): v for k, v in headers.items()})
-            if fault is not None:
-                status, ctype, text = fault
+            rule = proxy.inject(self.command, {k.lower(): v for k, v in headers.items()})
+            if rule is not None and rule.error == "delay":
+                time.sleep(rule.seconds)
+            elif rule is not None:
+                status, ctype, text = proxy.error(rule)
                 self._reply(
                     status, [("Content-Type", ctype), ("x-amzn-ErrorType", "injected")], text.encode()
                 )

@@ -244,23 +244,38 @@ def _make_handler(app: Any) -> type[BaseHTTPRequestHandler]:
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            headers = {k: v for k, v in self.headers.items()}
-            if isinstance(app, ApiGateway):
-                status, out_headers, out = app.handle(
-                    self.command, self.path, headers, body, self.client_address[0]
+            server = self.server
+            assert isinstance(server, LocalServer)
+            if not server.enter():
+                # Stopping: a request on a kept-alive connection is refused with a retry hint,
+                # never half-run after the data was saved.
+                self.close_connection = True
+                status, out_headers, out = _gateway_error(
+                    503, "SERVICE_UNAVAILABLE", "The local stack is stopping; retry shortly."
                 )
+                out_headers["Retry-After"] = "5"
+                out_headers["Connection"] = "close"
             else:
-                status, out_headers, out = app.handle(self.command, self.path, headers, body)
+                try:
+                    status, out_headers, out = self._dispatch(body)
+                finally:
+                    server.leave()
             self.send_response(
                 status, HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
             )
             for k, v in out_headers.items():
-                if k.lower() not in ("content-length", "connection", "transfer-encoding"):
+                if k.lower() not in ("content-length", "transfer-encoding"):
                     self.send_header(k, v)
             self.send_header("Content-Length", str(len(out)))
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(out)
+
+        def _dispatch(self, body: bytes) -> tuple[int, dict[str, str], bytes]:
+            headers = {k: v for k, v in self.headers.items()}
+            if isinstance(app, ApiGateway):
+                return app.handle(self.command, self.path, headers, body, self.client_address[0])
+            return app.handle(self.command, self.path, headers, body)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
 
@@ -278,15 +293,47 @@ def _make_handler(app: Any) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-class _Server(ThreadingHTTPServer):
+class LocalServer(ThreadingHTTPServer):
+    """A threading HTTP server that can stop gracefully: no new requests, the running ones finish."""
+
     # socketserver's listen backlog of 5 resets connections when dozens of clients connect at
     # once; API Gateway accepts them all (and throttles with 429 rather than resets).
     request_queue_size = 128
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._state = threading.Condition()
+        self._active = 0
+        self._draining = False
+
+    def enter(self) -> bool:
+        """Count a request in; False once draining (checked and counted atomically)."""
+        with self._state:
+            if self._draining:
+                return False
+            self._active += 1
+            return True
+
+    def leave(self) -> None:
+        with self._state:
+            self._active -= 1
+            self._state.notify_all()
+
+    def drain(self, timeout: float) -> int:
+        """Stop accepting, refuse new requests, wait for those running; returns how many still run."""
+        with self._state:
+            self._draining = True
+        self.shutdown()
+        # Closing the listening socket makes new connections fail at once instead of hanging.
+        self.server_close()
+        with self._state:
+            self._state.wait_for(lambda: self._active == 0, timeout)
+            return self._active
 
 
-def serve(app: ApiGateway | LambdaEndpoint, host: str, port: int) -> ThreadingHTTPServer:
+def serve(app: ApiGateway | LambdaEndpoint, host: str, port: int) -> LocalServer:
     """Start serving `app` on host:port in a daemon thread."""
-    server = _Server((host, port), _make_handler(app))
-    server.daemon_threads = True
+    server = LocalServer((host, port), _make_handler(app))
     threading.Thread(target=server.serve_forever, name=f"serve-{port}", daemon=True).start()
     return server

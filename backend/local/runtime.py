@@ -76,16 +76,12 @@ def add_layer_paths(spec: FunctionSpec) -> None:
             sys.path.insert(0, path)
 
 
-def load_handler(spec: FunctionSpec, instance: int = 0) -> Any:
-    """Import the function's handler module by file path under a name unique to the function.
-
-    `instance` > 0 loads another copy of the module (its own globals), as a second Lambda
-    execution environment of the same function would have.
-    """
+def load_handler(spec: FunctionSpec) -> Any:
+    """Import the function's handler module by file path under a name unique to the function."""
     add_layer_paths(spec)
     module_file, _, attr = spec.handler.rpartition(".")
     path = REPO_ROOT / spec.code_uri / (module_file.replace(".", "/") + ".py")
-    name = f"hdcn_fn_{spec.logical_id}" + (f"_env{instance}" if instance else "")
+    name = f"hdcn_fn_{spec.logical_id}"
     module = sys.modules.get(name)
     if module is None:
         loader_spec = importlib.util.spec_from_file_location(name, path)
@@ -110,12 +106,6 @@ class LocalRuntime:
     invocations: dict[str, AsyncInvocation] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _handlers: dict[str, Any] = field(default_factory=dict)
-    # Idle execution environments per function and how many were made: Lambda gives every
-    # concurrent request its own environment, and handler modules (Powertools' resolver keeps
-    # the current event on the app object) are not safe to share between concurrent requests.
-    _idle: dict[str, list[Any]] = field(default_factory=dict)
-    _environments: dict[str, int] = field(default_factory=dict)
-    _load_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def apply_environment(self) -> None:
         """Merge every function's environment into this process's, refusing conflicting values."""
@@ -157,36 +147,17 @@ class LocalRuntime:
         )
 
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
-        """A synchronous invocation in this process, in an execution environment no other request is using."""
-        handler = self._acquire_environment(logical_id)
-        try:
-            # Powertools' resolvers keep the current event on the BaseRouter *class*
-            # (`BaseRouter.current_event = ...`), shared by every resolver in the process. A Lambda
-            # environment runs one request at a time, so that is safe there; here concurrent
-            # requests read each other's body and claims (seen as false duplicates and swapped
-            # updates under load). So one handler runs at a time in this process; requests still
-            # arrive concurrently and race where it matters, at DynamoDB's conditional writes.
-            with _HANDLER_LOCK:
-                return handler(event, self.context(logical_id))
-        finally:
-            with self._lock:
-                self._idle[logical_id].append(handler)
-
-    def _acquire_environment(self, logical_id: str) -> Any:
-        """An idle environment of the function, or a newly loaded one (a cold start) if all are busy."""
-        with self._lock:
-            idle = self._idle.setdefault(logical_id, [])
-            if idle:
-                return idle.pop()
-        first = self.handler(logical_id)
-        with self._lock:
-            if first not in self._idle[logical_id] and not self._environments.get(logical_id):
-                self._environments[logical_id] = 1
-                return first
-            instance = self._environments[logical_id]
-            self._environments[logical_id] = instance + 1
-        with self._load_lock:
-            return load_handler(self.specs[logical_id], instance)
+        """A synchronous invocation in this process, one at a time (see below)."""
+        handler = self.handler(logical_id)
+        # Powertools' resolvers keep the current event on the BaseRouter *class*
+        # (`BaseRouter.current_event = ...`), shared by every resolver in the process, so even a
+        # module copy per request does not isolate it. A Lambda environment runs one request at
+        # a time, so that is safe there; here concurrent requests read each other's body and
+        # claims (seen as false duplicates and swapped updates under load). So one handler runs
+        # at a time in this process; requests still arrive concurrently and race where it
+        # matters, at DynamoDB's conditional writes.
+        with _HANDLER_LOCK:
+            return handler(event, self.context(logical_id))
 
     def invoke_async(self, logical_id: str, event: dict[str, Any]) -> str:
         """An `Event` invocation in a child process, ended at the function's timeout."""
@@ -223,14 +194,20 @@ class LocalRuntime:
             inv.process.kill()
             inv.process.wait()
 
-    def stop(self) -> None:
-        """End every child invocation still running."""
+    def stop(self, grace_seconds: float = 15.0) -> None:
+        """End every child invocation still running: SIGTERM, then SIGKILL after `grace_seconds`.
+
+        The grace lets a child's handler record its own failure (see `invoke_child`) while
+        the AWS endpoint is still up.
+        """
         with self._lock:
             running = [i for i in self.invocations.values() if i.process.poll() is None]
         for inv in running:
             inv.process.terminate()
+        deadline = time.monotonic() + grace_seconds
         for inv in running:
             try:
-                inv.process.wait(timeout=5)
+                inv.process.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 inv.process.kill()
+                inv.process.wait()

@@ -227,10 +227,16 @@ def run(
                 console_proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 console_proc.kill()
+        # Order matters for "nothing acknowledged is lost": first no new API requests and the
+        # running ones finish (they may still invoke functions), then no new invocations, then
+        # running exports record their own failure while AWS is still up, and only then save.
+        api_timeout = max(runtime.specs[r.function].timeout for r in gateway.routes)
+        for server in (api_server, lambda_server):
+            unfinished = server.drain(timeout=api_timeout)
+            if unfinished:
+                print(f"{unfinished} request(s) still running after {api_timeout} s", flush=True)
         runtime.stop()
         data.save()
-        api_server.shutdown()
-        lambda_server.shutdown()
         if fault_proxy_port is not None:
             fault_proxy.shutdown()
         moto.stop()

@@ -12,12 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -27,17 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import requests
+
+from backend.local.launcher import LocalStackProcess, id_token
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REGIOS = ["Noord-Holland", "Zuid-Holland", "Utrecht", "Oost", "Limburg", "Brabant/Zeeland"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -180,55 +171,8 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))] if ordered else 0.0
 
 
-def start_stack(state_dir: Path, members: int) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
-    """A local stack of our own on free loopback ports."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "backend.local.up",
-        "--no-console",
-        "--members",
-        str(members),
-        "--fresh",
-        "--state-dir",
-        str(state_dir),
-        "--aws-port",
-        str(_free_port()),
-        "--api-port",
-        str(_free_port()),
-        "--lambda-port",
-        str(_free_port()),
-        "--autosave-seconds",
-        "3600",
-    ]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    state_file = state_dir / "local-stack.json"
-    deadline = time.time() + 120
-    while not state_file.exists():
-        if proc.poll() is not None or time.time() > deadline:
-            raise SystemExit("local stack did not start")
-        time.sleep(0.2)
-    return proc, json.loads(state_file.read_text())
-
-
 def tokens_for(state: dict[str, Any]) -> dict[str, str]:
-    idp = boto3.client(
-        "cognito-idp",
-        endpoint_url=state["aws_endpoint"],
-        region_name=state["region"],
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    out = {}
-    for user in ("admin", "regio-utrecht", "staff"):
-        res = idp.initiate_auth(
-            ClientId=state["outputs"]["UserPoolClientId"],
-            AuthFlow="USER_PASSWORD_AUTH",
-            AuthParameters={"USERNAME": user, "PASSWORD": state["demo_password"]},
-        )
-        out[user] = res["AuthenticationResult"]["IdToken"]
-    return out
+    return {user: id_token(state, user) for user in ("admin", "regio-utrecht", "staff")}
 
 
 def main() -> int:
@@ -247,7 +191,11 @@ def main() -> int:
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        proc, state = start_stack(args.state_dir or Path(tmp), args.members)
+        # Fresh data, and no saves while it runs: the measurement is of the API alone.
+        stack = LocalStackProcess(
+            args.state_dir or Path(tmp), members=args.members, extra=("--fresh", "--autosave-seconds", "3600")
+        )
+        state = stack.start()
         try:
             api = state["api_url"]
             tokens = tokens_for(state)
@@ -272,8 +220,7 @@ def main() -> int:
             elapsed = time.time() - started
             lost = verify(api, tokens["staff"], res)
         finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=60)
+            stack.stop()
 
     all_lat = [x for v in res.latencies.values() for x in v]
     summary = {

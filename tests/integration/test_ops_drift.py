@@ -7,18 +7,13 @@ free ports), never on the session's shared one.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from backend.local.deploy import aws_client
-from tests.conftest import REPO_ROOT, free_port
+from backend.local.launcher import LocalStackProcess
 from tests.integration.test_ops_cli import hdcn
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -27,46 +22,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A second local stack (no console, no members) that these tests may damage."""
-    state_dir = tmp_path_factory.mktemp("ops-drift-state")
-    log = (state_dir / "up.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "backend.local.up",
-            "--no-console",
-            "--members",
-            "0",
-            "--state-dir",
-            str(state_dir),
-            "--aws-port",
-            str(free_port()),
-            "--api-port",
-            str(free_port()),
-            "--lambda-port",
-            str(free_port()),
-        ],
-        cwd=REPO_ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-    )
-    state_file = state_dir / "local-stack.json"
-    deadline = time.time() + 120
-    while not state_file.exists():
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            raise RuntimeError((state_dir / "up.log").read_text()[-4000:])
-        time.sleep(0.2)
-    state: dict[str, Any] = json.loads(state_file.read_text())
-    state["state_dir"] = str(state_dir)
-    yield state
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    stack = LocalStackProcess(tmp_path_factory.mktemp("ops-drift-state"), members=0)
+    yield stack.start()
+    stack.stop()
 
 
 def _health(stack: dict[str, Any]) -> tuple[int, dict[str, Any], str]:

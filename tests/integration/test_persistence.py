@@ -2,61 +2,24 @@
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from tests.conftest import REPO_ROOT, free_port
+from backend.local.launcher import LocalStackProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def _start(state_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
-    state_file = state_dir / "local-stack.json"
-    state_file.unlink(missing_ok=True)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "backend.local.up",
-            "--no-console",
-            "--members",
-            "20",
-            "--state-dir",
-            str(state_dir),
-            "--aws-port",
-            str(free_port()),
-            "--api-port",
-            str(free_port()),
-            "--lambda-port",
-            str(free_port()),
-            "--autosave-seconds",
-            "3600",
-            *extra,
-        ],
-        cwd=REPO_ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-    )
-    deadline = time.time() + 90
-    while not state_file.exists():
-        assert proc.poll() is None and time.time() < deadline, "local stack did not start"
-        time.sleep(0.2)
-    return proc, json.loads(state_file.read_text())
+def _start(state_dir: Path, *extra: str) -> tuple[LocalStackProcess, dict[str, Any]]:
+    stack = LocalStackProcess(state_dir, members=20, extra=("--autosave-seconds", "3600", *extra))
+    return stack, stack.start()
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == 0
+def _stop(stack: LocalStackProcess) -> None:
+    assert stack.stop(timeout=60) == 0
 
 
 def _clients(state: dict[str, Any]) -> tuple[Any, Any]:

@@ -158,6 +158,11 @@ def _run(job_id: str, context: Any) -> dict[str, Any]:
         # Never the exception text: it may quote member data.
         logger.error("export crashed", extra={"job_id": job_id, "error_type": type(err).__name__})
         _fail(jobs, job_id, f"the generator failed ({type(err).__name__}); no export was published")
+    except BaseException as err:
+        # Stopped from outside (a signal turned into an exception, e.g. the local stack stopping):
+        # record why while AWS can still be reached, then let it end the process.
+        _fail(jobs, job_id, f"the generator was stopped ({type(err).__name__}); no export was published")
+        raise
     finally:
         beat.stop()
         jobs.release_lock(job_id)
