@@ -139,14 +139,10 @@ class ApiClient:
         return _entity(self.request("POST", "/members", body=fields), "member")
 
     def update_member(self, member_id: str, fields: dict[str, Any], version: int) -> dict[str, Any]:
-        """PUT with the version that was read: a stale version gets 409."""
-        body = {**fields, "version": version}
-        path = f"/members/{quote(member_id, safe='')}"
-        return _entity(self.request("PUT", path, body=body, headers={"If-Match": str(version)}), "member")
+        return self._update_versioned("members", member_id, fields, version, "member")
 
     def delete_member(self, member_id: str, version: int | None = None) -> None:
-        headers = {"If-Match": str(version)} if version is not None else None
-        self.request("DELETE", f"/members/{quote(member_id, safe='')}", headers=headers)
+        self._delete_versioned("members", member_id, version)
 
     # ------------------------------------------------------------------ products
     def list_products(
@@ -170,13 +166,24 @@ class ApiClient:
         return _entity(self.request("POST", "/products", body=fields), "product")
 
     def update_product(self, product_id: str, fields: dict[str, Any], version: int) -> dict[str, Any]:
-        body = {**fields, "version": version}
-        path = f"/products/{quote(product_id, safe='')}"
-        return _entity(self.request("PUT", path, body=body, headers={"If-Match": str(version)}), "product")
+        return self._update_versioned("products", product_id, fields, version, "product")
 
     def delete_product(self, product_id: str, version: int | None = None) -> None:
+        self._delete_versioned("products", product_id, version)
+
+    # ------------------------------------------------------------------ versioned records
+    def _update_versioned(
+        self, collection: str, record_id: str, fields: dict[str, Any], version: int, name: str
+    ) -> dict[str, Any]:
+        """PUT with the version that was read, in the body and as If-Match: a stale version gets 409."""
+        body = {**fields, "version": version}
+        path = f"/{collection}/{quote(record_id, safe='')}"
+        return _entity(self.request("PUT", path, body=body, headers={"If-Match": str(version)}), name)
+
+    def _delete_versioned(self, collection: str, record_id: str, version: int | None) -> None:
+        """DELETE, with If-Match when the version read is known (a stale one gets 409)."""
         headers = {"If-Match": str(version)} if version is not None else None
-        self.request("DELETE", f"/products/{quote(product_id, safe='')}", headers=headers)
+        self.request("DELETE", f"/{collection}/{quote(record_id, safe='')}", headers=headers)
 
     # ------------------------------------------------------------------ exports
     def generate_export(self, options: dict[str, Any]) -> dict[str, Any]:

@@ -18,25 +18,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from console.roles import MEMBER_SUMMARY_COLUMNS
+
 # A lower-cased "voornaam tussenvoegsel achternaam" column built once per export, so a name
 # search is one vectorised `str.contains` instead of three per keystroke.
 SEARCH_COLUMN = "_zoek"
 NAME_COLUMNS = ("voornaam", "tussenvoegsel", "achternaam")
 JUBILEE_YEARS: tuple[int, ...] = (10, 25, 40)
 # Columns shown first when present; the rest follow in the file's order.
-PREFERRED_ORDER = (
-    "lidnummer",
-    "voornaam",
-    "tussenvoegsel",
-    "achternaam",
-    "regio",
-    "status",
-    "lidmaatschap",
-    "woonplaats",
-    "lid_sinds",
-    "jaren_lid",
-    "leeftijd",
-)
+PREFERRED_ORDER = (*MEMBER_SUMMARY_COLUMNS, "lid_sinds", "jaren_lid", "leeftijd")
 
 
 def read_parts(parts: Sequence[tuple[str | None, bytes]]) -> pa.Table:

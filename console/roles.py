@@ -31,6 +31,17 @@ LIDMAATSCHAPPEN: tuple[str, ...] = (
     "Overig",
 )
 CLUBBLADEN: tuple[str, ...] = ("Digitaal", "Papier", "Geen")
+# The columns that name and place a member, first in every member table.
+MEMBER_SUMMARY_COLUMNS: tuple[str, ...] = (
+    "lidnummer",
+    "voornaam",
+    "tussenvoegsel",
+    "achternaam",
+    "regio",
+    "status",
+    "lidmaatschap",
+    "woonplaats",
+)
 
 
 @dataclass(frozen=True)

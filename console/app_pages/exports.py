@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -11,22 +13,17 @@ import streamlit as st
 from console import exports_view as ev
 from console import ui
 from console.api_client import ApiError
-from console.roles import LIDMAATSCHAPPEN, REGIONS, STATUSES
+from console.roles import LIDMAATSCHAPPEN, MEMBER_SUMMARY_COLUMNS, REGIONS, STATUSES
 
 # The table shows this many rows at most: the browser gets every shown row at once, and a
 # full 100k-row table would cost seconds per redraw. The row count and downloads are complete.
 MAX_TABLE_ROWS = 1_000
-DEFAULT_COLUMNS = (
-    "lidnummer",
-    "voornaam",
-    "tussenvoegsel",
-    "achternaam",
-    "regio",
-    "status",
-    "lidmaatschap",
-    "woonplaats",
-    "lid_sinds",
-    "leeftijd",
+DEFAULT_COLUMNS = (*MEMBER_SUMMARY_COLUMNS, "lid_sinds", "leeftijd")
+# The download formats: button label, bytes of a frame, file suffix (and key suffix), MIME type.
+DOWNLOAD_FORMATS: tuple[tuple[str, Callable[[pd.DataFrame], bytes], str, str], ...] = (
+    ("CSV", ev.csv_bytes, "csv", "text/csv"),
+    ("Excel", ev.excel_bytes, "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    ("Parquet", ev.parquet_bytes, "parquet", "application/vnd.apache.parquet"),
 )
 
 
@@ -42,34 +39,16 @@ def export_label(item: dict[str, Any]) -> str:
 
 def download_buttons(frame: pd.DataFrame, stem: str, key: str) -> None:
     """CSV, Excel and Parquet of `frame`, each built only when clicked."""
-    c1, c2, c3 = st.columns(3)
-    c1.download_button(
-        "CSV",
-        lambda: ev.csv_bytes(frame),
-        f"{stem}.csv",
-        "text/csv",
-        key=f"{key}_csv",
-        icon=":material/download:",
-        on_click="ignore",
-    )
-    c2.download_button(
-        "Excel",
-        lambda: ev.excel_bytes(frame),
-        f"{stem}.xlsx",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        key=f"{key}_xlsx",
-        icon=":material/download:",
-        on_click="ignore",
-    )
-    c3.download_button(
-        "Parquet",
-        lambda: ev.parquet_bytes(frame),
-        f"{stem}.parquet",
-        "application/vnd.apache.parquet",
-        key=f"{key}_parquet",
-        icon=":material/download:",
-        on_click="ignore",
-    )
+    for column, (label, to_bytes, suffix, mime) in zip(st.columns(3), DOWNLOAD_FORMATS, strict=True):
+        column.download_button(
+            label,
+            functools.partial(to_bytes, frame),
+            f"{stem}.{suffix}",
+            mime,
+            key=f"{key}_{suffix}",
+            icon=":material/download:",
+            on_click="ignore",
+        )
 
 
 st.title("Member exports")

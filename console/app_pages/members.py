@@ -9,8 +9,9 @@ import streamlit as st
 
 from console import ui
 from console.api_client import ApiError
-from console.record_form import Field, payload, record_inputs, show_validation
-from console.roles import CLUBBLADEN, LIDMAATSCHAPPEN, STATUSES
+from console.record_form import Field
+from console.record_page import RecordKind, create_section, edit_section
+from console.roles import CLUBBLADEN, LIDMAATSCHAPPEN, MEMBER_SUMMARY_COLUMNS, STATUSES
 
 PAGE_SIZE = 50
 access = ui.access()
@@ -42,22 +43,21 @@ MEMBER_FIELDS = (
     Field("privacy", "Privacy akkoord", "bool"),
     Field("notities", "Notities", "area"),
 )
-LIST_COLUMNS = [
-    "lidnummer",
-    "voornaam",
-    "tussenvoegsel",
-    "achternaam",
-    "regio",
-    "status",
-    "lidmaatschap",
-    "woonplaats",
-    "version",
-]
+LIST_COLUMNS = [*MEMBER_SUMMARY_COLUMNS, "version"]
 
 
 def who(m: dict[str, Any]) -> str:
     name = " ".join(str(m.get(k) or "") for k in ("voornaam", "tussenvoegsel", "achternaam")).split()
     return f"{m.get('lidnummer', '?')} — {' '.join(name)}"
+
+
+def conflict_warning(version: int, now: Any) -> str:
+    """The warning after a refused save: the version edited and, when the API says, the current one."""
+    return (
+        "Someone else changed this member after you opened it, so your changes were **not** saved"
+        f" (you edited version {version}{f', it is now version {now}' if now else ''}). "
+        "Reload to see the current record, then make your changes again."
+    )
 
 
 st.title("Members")
@@ -105,97 +105,28 @@ if p2.button("Next page", disabled=next_cursor is None, key="mem_next"):
     st.rerun()
 p3.caption(f"Page {len(cursors)} · {len(members)} members on this page")
 
-# ------------------------------------------------------------------ edit
-st.subheader("Edit a member")
-by_id = {str(m["member_id"]): m for m in members if m.get("member_id")}
-chosen = st.selectbox(
-    "Member",
-    list(by_id),
-    index=None,
-    format_func=lambda i: who(by_id[i]),
-    placeholder="Choose a member on this page",
-    key="mem_chosen",
+# ------------------------------------------------------------------ edit and create
+MEMBERS = RecordKind(
+    prefix="mem",
+    noun="member",
+    id_field="member_id",
+    fields=MEMBER_FIELDS,
+    title=who,
+    load=lambda member_id, _listed: ui.client().get_member(member_id),
+    update=lambda member_id, changes, version: ui.client().update_member(member_id, changes, version),
+    delete=lambda member_id, version: ui.client().delete_member(member_id, version),
+    create=lambda fields: ui.client().create_member(fields),
+    caption=lambda m, version: (
+        f"Lidnummer {m.get('lidnummer')} · version {version} · updated {m.get('updated_at')}"
+    ),
+    saved=lambda m: f"Saved member {m.get('lidnummer')}",
+    conflict=conflict_warning,
+    reload_label="Reload the current record",
+    choose_placeholder="Choose a member on this page",
+    created=lambda m: f"Created member {m.get('lidnummer', '')}",
+    new_defaults={"status": "Aangemeld", "clubblad": "Digitaal"},
+    new_icon=":material/person_add:",
+    create_icon=":material/person_add:",
 )
-if chosen:
-    # The record as last read (after a reload: the current one), never the list's copy once edited.
-    loaded: dict[str, Any] = st.session_state.get("mem_loaded") or {}
-    if loaded.get("member_id") != chosen:
-        try:
-            loaded = ui.client().get_member(chosen)
-        except ApiError as err:
-            ui.show_api_error(err, "Member")
-            st.stop()
-        st.session_state["mem_loaded"] = loaded
-    version = int(loaded.get("version", 0))
-    form_key = f"mem_{chosen}_{version}"
-    with st.form(form_key):
-        st.caption(
-            f"Lidnummer {loaded.get('lidnummer')} · version {version} · updated {loaded.get('updated_at')}"
-        )
-        values = record_inputs(MEMBER_FIELDS, loaded, form_key)
-        save = st.form_submit_button("Save changes", type="primary", icon=":material/save:")
-    if save:
-        changes = payload(values, loaded)
-        if not changes:
-            st.info("Nothing changed.")
-        else:
-            try:
-                saved = ui.client().update_member(chosen, changes, version)
-            except ApiError as err:
-                if err.status == 409:
-                    st.session_state["mem_conflict"] = chosen
-                    st.session_state["mem_conflict_version"] = (
-                        err.details.get("current_version") if isinstance(err.details, dict) else None
-                    )
-                elif err.status == 422:
-                    show_validation(err)
-                else:
-                    ui.show_api_error(err, "Save")
-            else:
-                st.session_state["mem_loaded"] = {**loaded, **saved} if saved else {}
-                st.session_state.pop("mem_conflict", None)
-                st.toast(f"Saved member {loaded.get('lidnummer')}", icon=":material/check:")
-                st.rerun()
-    if st.session_state.get("mem_conflict") == chosen:
-        now = st.session_state.get("mem_conflict_version")
-        st.warning(
-            "Someone else changed this member after you opened it, so your changes were **not** saved"
-            f" (you edited version {version}{f', it is now version {now}' if now else ''}). "
-            "Reload to see the current record, then make your changes again.",
-            icon=":material/sync_problem:",
-        )
-        if st.button("Reload the current record", key="mem_reload", icon=":material/refresh:"):
-            st.session_state.pop("mem_loaded", None)
-            st.session_state.pop("mem_conflict", None)
-            st.rerun()
-
-    with st.expander("Delete this member"):
-        sure = st.checkbox(f"Yes, delete {who(loaded)} for good", key=f"mem_del_sure_{chosen}")
-        if st.button(
-            "Delete member", disabled=not sure, type="primary", key="mem_delete", icon=":material/delete:"
-        ):
-            try:
-                ui.client().delete_member(chosen, version)
-            except ApiError as err:
-                ui.show_api_error(err, "Delete")
-            else:
-                st.session_state.pop("mem_loaded", None)
-                st.session_state.pop("mem_chosen", None)
-                st.toast("Member deleted", icon=":material/delete:")
-                st.rerun()
-
-# ------------------------------------------------------------------ create
-with st.expander("New member", icon=":material/person_add:"):
-    with st.form("mem_new", clear_on_submit=False):
-        new_values = record_inputs(MEMBER_FIELDS, {"status": "Aangemeld", "clubblad": "Digitaal"}, "mem_new")
-        create = st.form_submit_button("Create member", type="primary", icon=":material/person_add:")
-    if create:
-        try:
-            created = ui.client().create_member(payload(new_values))
-        except ApiError as err:
-            if err.status == 422:
-                show_validation(err)
-            else:
-                ui.show_api_error(err, "Create")
-        else:
-            st.success(f"Created member {created.get('lidnummer', '')}")
+edit_section(MEMBERS, members)
+create_section(MEMBERS)

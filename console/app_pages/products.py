@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 import streamlit as st
 
 from console import ui
 from console.api_client import ApiError
-from console.record_form import Field, payload, record_inputs, show_validation
+from console.record_form import Field
+from console.record_page import RecordKind, create_section, edit_section
 
 PRODUCT_FIELDS = (
     Field("name", "Name", required=True),
@@ -47,87 +46,29 @@ st.dataframe(
 )
 st.caption(f"{len(shown)} of {len(products)} products")
 
-st.subheader("Edit a product")
-by_id = {str(p["product_id"]): p for p in shown if p.get("product_id")}
-chosen = st.selectbox(
-    "Product",
-    list(by_id),
-    index=None,
-    format_func=lambda i: str(by_id[i].get("name")),
-    placeholder="Choose a product",
-    key="prod_chosen",
+PRODUCTS = RecordKind(
+    prefix="prod",
+    noun="product",
+    id_field="product_id",
+    fields=PRODUCT_FIELDS,
+    title=lambda p: str(p.get("name")),
+    # No product GET in the client: the raw call, the list's copy when it answers empty.
+    load=lambda product_id, listed: ui.client().request("GET", f"/products/{product_id}") or listed,
+    update=lambda product_id, changes, version: ui.client().update_product(product_id, changes, version),
+    delete=lambda product_id, version: ui.client().delete_product(product_id, version),
+    create=lambda fields: ui.client().create_product(fields),
+    caption=lambda p, version: f"Version {version} · updated {p.get('updated_at')}",
+    saved=lambda p: "Product saved",
+    conflict=lambda version, _now: (
+        f"Someone else changed this product after you opened it (you edited version {version}), "
+        "so your changes were **not** saved. Reload to see the current product."
+    ),
+    reload_label="Reload the current product",
+    choose_placeholder="Choose a product",
+    created=lambda p: f"Created product {p.get('name', '')}",
+    new_defaults={"active": True, "stock": 0},
+    new_icon=":material/add_shopping_cart:",
+    create_icon=":material/add:",
 )
-if chosen:
-    loaded: dict[str, Any] = st.session_state.get("prod_loaded") or {}
-    if loaded.get("product_id") != chosen:
-        loaded = by_id[chosen]
-        try:
-            loaded = ui.client().request("GET", f"/products/{chosen}") or loaded
-        except ApiError as err:
-            ui.show_api_error(err, "Product")
-            st.stop()
-        st.session_state["prod_loaded"] = loaded
-    version = int(loaded.get("version", 0))
-    form_key = f"prod_{chosen}_{version}"
-    with st.form(form_key):
-        st.caption(f"Version {version} · updated {loaded.get('updated_at')}")
-        values = record_inputs(PRODUCT_FIELDS, loaded, form_key)
-        save = st.form_submit_button("Save changes", type="primary", icon=":material/save:")
-    if save:
-        changes = payload(values, loaded)
-        if not changes:
-            st.info("Nothing changed.")
-        else:
-            try:
-                saved = ui.client().update_product(chosen, changes, version)
-            except ApiError as err:
-                if err.status == 409:
-                    st.session_state["prod_conflict"] = chosen
-                elif err.status == 422:
-                    show_validation(err)
-                else:
-                    ui.show_api_error(err, "Save")
-            else:
-                st.session_state["prod_loaded"] = {**loaded, **saved} if saved else {}
-                st.session_state.pop("prod_conflict", None)
-                st.toast("Product saved", icon=":material/check:")
-                st.rerun()
-    if st.session_state.get("prod_conflict") == chosen:
-        st.warning(
-            f"Someone else changed this product after you opened it (you edited version {version}), "
-            "so your changes were **not** saved. Reload to see the current product.",
-            icon=":material/sync_problem:",
-        )
-        if st.button("Reload the current product", key="prod_reload", icon=":material/refresh:"):
-            st.session_state.pop("prod_loaded", None)
-            st.session_state.pop("prod_conflict", None)
-            st.rerun()
-    with st.expander("Delete this product"):
-        sure = st.checkbox(f"Yes, delete {loaded.get('name')} for good", key=f"prod_del_sure_{chosen}")
-        if st.button(
-            "Delete product", disabled=not sure, type="primary", key="prod_delete", icon=":material/delete:"
-        ):
-            try:
-                ui.client().delete_product(chosen, version)
-            except ApiError as err:
-                ui.show_api_error(err, "Delete")
-            else:
-                st.session_state.pop("prod_loaded", None)
-                st.session_state.pop("prod_chosen", None)
-                st.toast("Product deleted", icon=":material/delete:")
-                st.rerun()
-
-with st.expander("New product", icon=":material/add_shopping_cart:"):
-    with st.form("prod_new"):
-        new_values = record_inputs(PRODUCT_FIELDS, {"active": True, "stock": 0}, "prod_new")
-        create = st.form_submit_button("Create product", type="primary", icon=":material/add:")
-    if create:
-        try:
-            created = ui.client().create_product(payload(new_values))
-        except ApiError as err:
-            if err.status == 422:
-                show_validation(err)
-            else:
-                ui.show_api_error(err, "Create")
-        else:
-            st.success(f"Created product {created.get('name', '')}")
+edit_section(PRODUCTS, shown)
+create_section(PRODUCTS)

@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
 from console import ops_view, ui
 from console.api_client import ApiError
+
+
+def status_table(rows: list[dict[str, Any]], none: str, key: str) -> None:
+    """Rows with their `status` column coloured by tone, or the caption `none` when there are no rows."""
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        st.caption(none)
+    else:
+        st.dataframe(
+            frame.style.map(ops_view.status_css, subset=["status"]),
+            hide_index=True,
+            width="stretch",
+            key=key,
+        )
+
 
 st.title("Stack")
 if st.button("Refresh", icon=":material/refresh:", key="stack_refresh"):
@@ -26,29 +43,11 @@ if summary["updated"]:
     st.caption(f"Last updated {summary['updated']}")
 
 st.subheader("Resources")
-resources = pd.DataFrame(ops_view.resource_rows(stack))
-if resources.empty:
-    st.caption("No resources reported.")
-else:
-    st.dataframe(
-        resources.style.map(ops_view.status_css, subset=["status"]),
-        hide_index=True,
-        width="stretch",
-        key="stack_resources",
-    )
+status_table(ops_view.resource_rows(stack), "No resources reported.", "stack_resources")
 
 st.subheader("Outputs")
 outputs = pd.DataFrame(ops_view.output_rows(stack))
 st.dataframe(outputs, hide_index=True, width="stretch", key="stack_outputs")
 
 st.subheader("Recent events")
-events = pd.DataFrame(ops_view.event_rows(stack))
-if events.empty:
-    st.caption("No events reported.")
-else:
-    st.dataframe(
-        events.style.map(ops_view.status_css, subset=["status"]),
-        hide_index=True,
-        width="stretch",
-        key="stack_events",
-    )
+status_table(ops_view.event_rows(stack), "No events reported.", "stack_events")

@@ -147,29 +147,28 @@ class FakeApi:
             if query.get("regio"):
                 items = [m for m in items if m["regio"] == query["regio"][0]]
             return 200, {"members": items[: int(query.get("limit", ["50"])[0])], "next_cursor": None}
-        if m := re.fullmatch(r"/members/(.+)", path):
-            member = self.members[m.group(1)]
+        if path == "/products":
+            return 200, {"products": list(self.products.values()), "next_cursor": None}
+        if m := re.fullmatch(r"/(members|products)/(.+)", path):
+            records = self.members if m.group(1) == "members" else self.products
+            record = records[m.group(2)]
             if method == "GET":
-                return 200, member
+                return 200, record
             if method == "DELETE":
-                if if_match is not None and int(if_match) != member["version"]:
+                if if_match is not None and int(if_match) != record["version"]:
                     return 409, {"error": {"code": "version_conflict", "message": "stale", "details": None}}
-                del self.members[m.group(1)]
+                del records[m.group(2)]
                 return 204, b""
             if method == "PUT":
-                if int(body["version"]) != member["version"]:
-                    details = {"current_version": member["version"]}
+                if int(body["version"]) != record["version"]:
+                    details = {"current_version": record["version"]}
                     return 409, {
                         "error": {"code": "version_conflict", "message": "stale", "details": details}
                     }
-                member.update(
-                    {k: v for k, v in body.items() if k != "version"}, version=member["version"] + 1
+                record.update(
+                    {k: v for k, v in body.items() if k != "version"}, version=record["version"] + 1
                 )
-                return 200, member
-        if path == "/products":
-            return 200, {"products": list(self.products.values()), "next_cursor": None}
-        if m := re.fullmatch(r"/products/(.+)", path):
-            return 200, self.products[m.group(1)]
+                return 200, record
         if path == "/ops/stack":
             return 200, {
                 "stack_name": "webshop-backend",
@@ -434,3 +433,40 @@ def test_delete_needs_a_confirmation_and_sends_the_version(fake_api: FakeApi) ->
     assert not at.exception
     assert member_id not in fake_api.members
     assert at.selectbox(key="mem_chosen").value is None
+
+
+def test_products_share_the_conflict_reload_and_delete_flow(fake_api: FakeApi) -> None:
+    # GIVEN staff editing a product
+    at = signed_in("staff")
+    at.switch_page("app_pages/products.py").run()
+    product = sorted(fake_api.products.values(), key=lambda p: p["name"])[0]
+    product_id = product["product_id"]
+    at.selectbox(key="prod_chosen").select(product_id).run()
+    assert not at.exception
+    assert any("Version 1 ·" in str(c.value) for c in at.caption)
+    # WHEN someone else saves the product first
+    with fake_api.lock:
+        fake_api.products[product_id].update(category="Elders", version=2)
+    at.number_input(key=f"prod_{product_id}_1_stock").set_value(7)
+    next(b for b in at.button if b.label == "Save changes").click().run()
+    # THEN the product's own warning shows, nothing is overwritten, and its reload is offered
+    assert [str(w.value) for w in at.warning] == [
+        "Someone else changed this product after you opened it (you edited version 1), "
+        "so your changes were **not** saved. Reload to see the current product."
+    ]
+    assert fake_api.products[product_id]["stock"] == product["stock"]
+    # WHEN reloading and saving again THEN the change goes with the current version
+    next(b for b in at.button if b.label == "Reload the current product").click().run()
+    assert at.text_input(key=f"prod_{product_id}_2_category").value == "Elders"
+    at.number_input(key=f"prod_{product_id}_2_stock").set_value(7)
+    next(b for b in at.button if b.label == "Save changes").click().run()
+    assert not at.warning
+    assert fake_api.products[product_id]["stock"] == 7
+    assert fake_api.products[product_id]["version"] == 3
+    # WHEN deleting THEN only after the confirmation, with the version read, and the choice is cleared
+    assert next(b for b in at.button if b.label == "Delete product").disabled
+    at.checkbox(key=f"prod_del_sure_{product_id}").check().run()
+    next(b for b in at.button if b.label == "Delete product").click().run()
+    assert not at.exception
+    assert product_id not in fake_api.products
+    assert at.selectbox(key="prod_chosen").value is None
