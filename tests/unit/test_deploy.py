@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from backend.local.template import REPO_ROOT
 from console import image_cmd, ops_cmd
 from console.cli import build_parser
-from tests.unit.test_ops_stack_fixture import MockedStack, mocked_stack
+from tests.unit.aws_fixtures import MockedStack
 
 pytestmark = pytest.mark.unit
 
@@ -68,11 +67,6 @@ def test_alarm_topic_is_passed_to_sam() -> None:
 )
 def test_refusal_by_stack_status(status: str | None, refused: bool) -> None:
     assert (ops_cmd.refusal(status) is not None) is refused
-
-
-@pytest.fixture
-def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[MockedStack]:
-    yield from mocked_stack(monkeypatch)
 
 
 def test_deploy_refuses_a_stack_in_progress_before_doing_anything(stack: MockedStack) -> None:

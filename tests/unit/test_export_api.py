@@ -13,10 +13,10 @@ import pytest
 from hdcn_common.exports import ExportOptions
 
 from backend.local.template import REPO_ROOT
-from tests.unit.test_generator import ExportEnv, _run_export, export_env
+from tests.unit.aws_fixtures import ExportEnv
+from tests.unit.test_generator import _run_export
 
 pytestmark = pytest.mark.unit
-__all__ = ["export_env"]
 DOWNLOAD = REPO_ROOT / "backend/handler/download_parquet/app.py"
 JOBS = REPO_ROOT / "backend/handler/export_jobs/app.py"
 USERS = {

@@ -20,10 +20,9 @@ from hdcn_common.exports import (
     regio_from_key,
 )
 
-from tests.unit.test_generator import ExportEnv, export_env
+from tests.unit.aws_fixtures import ExportEnv
 
 pytestmark = pytest.mark.unit
-__all__ = ["export_env"]  # the fixture, shared with the generator tests
 
 
 def test_second_trigger_while_running_names_the_running_job(export_env: ExportEnv) -> None:

@@ -6,18 +6,16 @@ import importlib.util
 import io
 import sys
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import boto3
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 from hdcn_common import settings as settings_module
-from hdcn_common.export_jobs import LOCK_ID, ExportJobs
+from hdcn_common.export_jobs import LOCK_ID
 from hdcn_common.exports import (
     EXPORTS_PREFIX,
     ExportOptions,
@@ -29,98 +27,17 @@ from hdcn_common.member_export import export_members, prune_exports
 from hdcn_common.member_parquet import (
     PII_COLUMNS,
     ExportFailed,
-    install_raw_scan,
     items_from_dicts,
     items_to_batch,
     scan_with_backoff,
 )
-from moto import mock_aws
 
-from backend.local.seed import generate_members
-from backend.local.template import REPO_ROOT, load_template
+from backend.local.template import REPO_ROOT
+from tests.unit.aws_fixtures import ExportEnv
 
 pytestmark = pytest.mark.unit
-REGION = "eu-west-1"
 TODAY = date(2026, 11, 25)
 GENERATOR = REPO_ROOT / "backend/handler/generate_member_parquet/app.py"
-
-
-@dataclass
-class ExportEnv:
-    """Tables and bucket made from template.yaml inside moto, with seeded members."""
-
-    members: list[dict[str, Any]]
-    members_table: str
-    jobs_table: str
-    bucket: str
-    dynamodb: Any
-    s3: Any
-
-    def scan_client(self) -> Any:
-        client = boto3.client("dynamodb", region_name=REGION)
-        install_raw_scan(client)
-        return client
-
-    def jobs(self, stale_seconds: int = 30) -> ExportJobs:
-        return ExportJobs(
-            boto3.resource("dynamodb", region_name=REGION).Table(self.jobs_table), stale_seconds
-        )
-
-
-def _create_table_from_template(dynamodb: Any, logical_id: str, name: str) -> None:
-    props = load_template()["Resources"][logical_id]["Properties"]
-    kwargs: dict[str, Any] = {
-        "TableName": name,
-        "BillingMode": "PAY_PER_REQUEST",
-        "AttributeDefinitions": props["AttributeDefinitions"],
-        "KeySchema": props["KeySchema"],
-    }
-    if "GlobalSecondaryIndexes" in props:
-        kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-    dynamodb.create_table(**kwargs)
-
-
-@pytest.fixture
-def export_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[ExportEnv]:
-    """GIVEN moto with the template's Members and ExportJobs tables, 240 seeded members and a bucket."""
-    for key in list(__import__("os").environ):
-        if key.startswith("AWS_ENDPOINT_URL"):
-            monkeypatch.delenv(key)
-    suffix = uuid.uuid4().hex[:8]
-    env = {
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "MEMBERS_TABLE": f"members-{suffix}",
-        "EXPORT_JOBS_TABLE": f"jobs-{suffix}",
-        "EXPORT_BUCKET": f"exports-{suffix}",
-        "EXPORTS_TO_KEEP": "2",
-        "EXPORT_STALE_SECONDS": "30",
-        "POWERTOOLS_SERVICE_NAME": "webshop-backend",
-        "POWERTOOLS_METRICS_NAMESPACE": "HDCN",
-    }
-    for k, v in env.items():
-        monkeypatch.setenv(k, v)
-    with mock_aws():
-        for fn in (settings_module.settings, settings_module.client, settings_module.table):
-            fn.cache_clear()
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        _create_table_from_template(dynamodb, "MembersTable", env["MEMBERS_TABLE"])
-        _create_table_from_template(dynamodb, "ExportJobsTable", env["EXPORT_JOBS_TABLE"])
-        s3 = boto3.client("s3", region_name=REGION)
-        s3.create_bucket(
-            Bucket=env["EXPORT_BUCKET"], CreateBucketConfiguration={"LocationConstraint": REGION}
-        )
-        s3.put_bucket_versioning(Bucket=env["EXPORT_BUCKET"], VersioningConfiguration={"Status": "Enabled"})
-        members = list(generate_members(240))
-        with boto3.resource("dynamodb", region_name=REGION).Table(env["MEMBERS_TABLE"]).batch_writer() as w:
-            for m in members:
-                w.put_item(Item=m)
-        yield ExportEnv(
-            members, env["MEMBERS_TABLE"], env["EXPORT_JOBS_TABLE"], env["EXPORT_BUCKET"], dynamodb, s3
-        )
-        for fn in (settings_module.settings, settings_module.client, settings_module.table):
-            fn.cache_clear()
 
 
 def _read_export(env: ExportEnv, export_id: str) -> pa.Table:

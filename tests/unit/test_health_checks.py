@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,17 +28,12 @@ from hdcn_common.health_checks import (
     template_routes,
 )
 
-from tests.unit.test_ops_stack_fixture import MockedStack, mocked_stack
+from tests.unit.aws_fixtures import MockedStack
 
 pytestmark = pytest.mark.unit
 
 OFFLINE_CHECKS = [c for c in CHECKS if c not in ENDPOINT_CHECKS]  # unit tests make no HTTP calls
 REPO = "hdcn-parquet-generator"
-
-
-@pytest.fixture
-def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[MockedStack]:
-    yield from mocked_stack(monkeypatch)
 
 
 def _push_manifest(stack: MockedStack, media_type: str, tag: str = "latest") -> None:

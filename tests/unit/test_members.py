@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
-from hdcn_common import settings as settings_module
 from hdcn_common.auth import Caller
 from hdcn_common.enums import Regio, Status
 from hdcn_common.members import (
     MemberCreate,
     MemberFilter,
-    MemberRepository,
     MemberUpdate,
     PermissionDenied,
     check_privileged_changes,
@@ -27,16 +22,14 @@ from hdcn_common.members import (
 from hdcn_common.pagination import InvalidCursor, encode_cursor
 from hdcn_common.records import DuplicateValue, InvalidRecord, VersionConflict
 from hdcn_common.validators import normalize_email, normalize_iban, normalize_postcode, parse_date
-from moto import mock_aws
 from pydantic import ValidationError
 
 from backend.local.runtime import LambdaContext, load_handler
-from backend.local.seed import generate_members, seed_tables
+from backend.local.seed import generate_members
 from backend.local.template import functions, load_template
+from tests.unit.aws_fixtures import SEEDED_MEMBERS, MemberTables
 
 pytestmark = pytest.mark.unit
-REGION = "eu-west-1"
-SEEDED = 60
 
 
 def valid_body(**extra: Any) -> dict[str, Any]:
@@ -134,138 +127,84 @@ def test_status_and_honorary_membership_need_members_crud() -> None:
 # ---------------------------------------------------------------- repository on moto
 
 
-@dataclass
-class Stack:
-    repo: MemberRepository
-    members_table: str
-    keys_table: str
-
-
-def _create_table(dynamodb: Any, logical_id: str, name: str) -> None:
-    props = load_template()["Resources"][logical_id]["Properties"]
-    kwargs: dict[str, Any] = {
-        "TableName": name,
-        "BillingMode": "PAY_PER_REQUEST",
-        "AttributeDefinitions": props["AttributeDefinitions"],
-        "KeySchema": props["KeySchema"],
-    }
-    if "GlobalSecondaryIndexes" in props:
-        kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-    dynamodb.create_table(**kwargs)
-
-
-@pytest.fixture
-def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    """GIVEN moto with the template's Members, MemberKeys and Products tables, seeded like the local stack."""
-    for key in list(__import__("os").environ):
-        if key.startswith("AWS_ENDPOINT_URL"):
-            monkeypatch.delenv(key)
-    suffix = uuid.uuid4().hex[:8]
-    env = {
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "MEMBERS_TABLE": f"members-{suffix}",
-        "MEMBER_KEYS_TABLE": f"keys-{suffix}",
-        "PRODUCTS_TABLE": f"products-{suffix}",
-        "POWERTOOLS_SERVICE_NAME": "webshop-backend",
-        "POWERTOOLS_METRICS_NAMESPACE": "HDCN",
-    }
-    for k, v in env.items():
-        monkeypatch.setenv(k, v)
-    with mock_aws():
-        for fn in (settings_module.settings, settings_module.client, settings_module.table):
-            fn.cache_clear()
-        client = boto3.client("dynamodb", region_name=REGION)
-        for lid, name in (
-            ("MembersTable", env["MEMBERS_TABLE"]),
-            ("MemberKeysTable", env["MEMBER_KEYS_TABLE"]),
-            ("ProductsTable", env["PRODUCTS_TABLE"]),
-        ):
-            _create_table(client, lid, name)
-        resource = boto3.resource("dynamodb", region_name=REGION)
-        seed_tables(resource, env["MEMBERS_TABLE"], env["MEMBER_KEYS_TABLE"], env["PRODUCTS_TABLE"], SEEDED)
-        repo = MemberRepository(
-            resource.Table(env["MEMBERS_TABLE"]), resource.Table(env["MEMBER_KEYS_TABLE"])
-        )
-        yield Stack(repo, env["MEMBERS_TABLE"], env["MEMBER_KEYS_TABLE"])
-        for fn in (settings_module.settings, settings_module.client, settings_module.table):
-            fn.cache_clear()
-
-
-def test_seeded_members_fit_the_models(stack: Stack) -> None:
+def test_seeded_members_fit_the_models(member_tables: MemberTables) -> None:
     # GIVEN the seed's members WHEN read back THEN each is a valid API member and a valid update base
-    for record in generate_members(SEEDED):
-        stored = stack.repo.get(record["member_id"])
+    for record in generate_members(SEEDED_MEMBERS):
+        stored = member_tables.repo.get(record["member_id"])
         assert stored is not None
         to_member(stored)
         merge_update(stored, MemberUpdate())
 
 
-def test_create_draws_the_next_lidnummer_and_guards_the_email(stack: Stack) -> None:
+def test_create_draws_the_next_lidnummer_and_guards_the_email(member_tables: MemberTables) -> None:
     fields = stored_fields(MemberCreate.model_validate(valid_body()))
-    first = stack.repo.create(fields)
-    assert first["lidnummer"] == SEEDED + 1 and first["version"] == 1
-    assert stack.repo.find_by_email(fields["email"]) == first["member_id"]
+    first = member_tables.repo.create(fields)
+    assert first["lidnummer"] == SEEDED_MEMBERS + 1 and first["version"] == 1
+    assert member_tables.repo.find_by_email(fields["email"]) == first["member_id"]
     # WHEN another member is created with the same email THEN DuplicateValue and no second record
     with pytest.raises(DuplicateValue):
-        stack.repo.create(dict(fields))
+        member_tables.repo.create(dict(fields))
     assert (
-        stack.repo.create(stored_fields(MemberCreate.model_validate(valid_body())))["lidnummer"] == SEEDED + 3
+        member_tables.repo.create(stored_fields(MemberCreate.model_validate(valid_body())))["lidnummer"]
+        == SEEDED_MEMBERS + 3
     )
 
 
-def test_stale_update_is_a_conflict_naming_the_current_version(stack: Stack) -> None:
-    current = stack.repo.create(stored_fields(MemberCreate.model_validate(valid_body())))
-    updated = stack.repo.update(current, merge_update(current, MemberUpdate(woonplaats="Zeist")), 1)
+def test_stale_update_is_a_conflict_naming_the_current_version(member_tables: MemberTables) -> None:
+    current = member_tables.repo.create(stored_fields(MemberCreate.model_validate(valid_body())))
+    updated = member_tables.repo.update(current, merge_update(current, MemberUpdate(woonplaats="Zeist")), 1)
     assert updated["version"] == 2
     # WHEN a writer who read version 1 writes again THEN VersionConflict(2), even with the old record in hand
     with pytest.raises(VersionConflict) as err:
-        stack.repo.update(current, merge_update(current, MemberUpdate(woonplaats="Baarn")), 1)
+        member_tables.repo.update(current, merge_update(current, MemberUpdate(woonplaats="Baarn")), 1)
     assert err.value.current_version == 2
-    stored = stack.repo.get(current["member_id"])
+    stored = member_tables.repo.get(current["member_id"])
     assert stored is not None and stored["woonplaats"] == "Zeist"
 
 
-def test_email_change_and_delete_move_the_uniqueness_record(stack: Stack) -> None:
-    a = stack.repo.create(stored_fields(MemberCreate.model_validate(valid_body())))
-    b = stack.repo.create(stored_fields(MemberCreate.model_validate(valid_body())))
+def test_email_change_and_delete_move_the_uniqueness_record(member_tables: MemberTables) -> None:
+    a = member_tables.repo.create(stored_fields(MemberCreate.model_validate(valid_body())))
+    b = member_tables.repo.create(stored_fields(MemberCreate.model_validate(valid_body())))
     # WHEN A takes B's address THEN DuplicateValue; WHEN A moves to a new one THEN A's old one is free
     with pytest.raises(DuplicateValue):
-        stack.repo.update(a, merge_update(a, MemberUpdate(email=b["email"])), 1)
-    moved = stack.repo.update(a, merge_update(a, MemberUpdate(email="nieuw.adres@example.nl")), 1)
-    assert stack.repo.find_by_email("nieuw.adres@example.nl") == a["member_id"]
-    reuse = stack.repo.create(stored_fields(MemberCreate.model_validate(valid_body(email=a["email"]))))
+        member_tables.repo.update(a, merge_update(a, MemberUpdate(email=b["email"])), 1)
+    moved = member_tables.repo.update(a, merge_update(a, MemberUpdate(email="nieuw.adres@example.nl")), 1)
+    assert member_tables.repo.find_by_email("nieuw.adres@example.nl") == a["member_id"]
+    reuse = member_tables.repo.create(
+        stored_fields(MemberCreate.model_validate(valid_body(email=a["email"])))
+    )
     assert reuse["email"] == a["email"]
     # WHEN A is deleted THEN its address can be used again
-    stack.repo.delete(moved, 2)
-    assert stack.repo.get(a["member_id"]) is None
-    stack.repo.create(stored_fields(MemberCreate.model_validate(valid_body(email="nieuw.adres@example.nl"))))
+    member_tables.repo.delete(moved, 2)
+    assert member_tables.repo.get(a["member_id"]) is None
+    member_tables.repo.create(
+        stored_fields(MemberCreate.model_validate(valid_body(email="nieuw.adres@example.nl")))
+    )
 
 
-def test_pages_cover_every_member_of_the_regions_once(stack: Stack) -> None:
+def test_pages_cover_every_member_of_the_regions_once(member_tables: MemberTables) -> None:
     # GIVEN all regions WHEN listed 7 at a time following the cursor THEN every seeded member comes once
     regions = sorted(r.value for r in Regio)
     seen: list[str] = []
     cursor: str | None = None
     while True:
-        items, cursor = stack.repo.list(regions, MemberFilter(), 7, cursor)
+        items, cursor = member_tables.repo.list(regions, MemberFilter(), 7, cursor)
         assert len(items) <= 7
         seen.extend(i["member_id"] for i in items)
         if cursor is None:
             break
-    assert sorted(seen) == sorted(m["member_id"] for m in generate_members(SEEDED))
+    assert sorted(seen) == sorted(m["member_id"] for m in generate_members(SEEDED_MEMBERS))
 
 
-def test_filters_and_search(stack: Stack) -> None:
-    members = list(generate_members(SEEDED))
+def test_filters_and_search(member_tables: MemberTables) -> None:
+    members = list(generate_members(SEEDED_MEMBERS))
     target = members[5]
     regions = [target["regio"]]
-    by_nr, _ = stack.repo.list(regions, MemberFilter(q=str(target["lidnummer"])), 10, None)
+    by_nr, _ = member_tables.repo.list(regions, MemberFilter(q=str(target["lidnummer"])), 10, None)
     assert [i["member_id"] for i in by_nr] == [target["member_id"]]
-    by_name, _ = stack.repo.list(regions, MemberFilter(q=target["achternaam"].upper()), 200, None)
+    by_name, _ = member_tables.repo.list(regions, MemberFilter(q=target["achternaam"].upper()), 200, None)
     assert target["member_id"] in {i["member_id"] for i in by_name}
-    active, _ = stack.repo.list(regions, MemberFilter(status=Status.ACTIEF), 200, None)
+    active, _ = member_tables.repo.list(regions, MemberFilter(status=Status.ACTIEF), 200, None)
     assert all(i["status"] == "Actief" for i in active)
 
 
@@ -278,9 +217,9 @@ def test_filters_and_search(stack: Stack) -> None:
         encode_cursor({"r": 99}),
     ],
 )
-def test_forged_cursors_are_refused(stack: Stack, cursor: str) -> None:
+def test_forged_cursors_are_refused(member_tables: MemberTables, cursor: str) -> None:
     with pytest.raises(InvalidCursor):
-        stack.repo.list(["Limburg", "Utrecht"], MemberFilter(), 10, cursor)
+        member_tables.repo.list(["Limburg", "Utrecht"], MemberFilter(), 10, cursor)
 
 
 # ---------------------------------------------------------------- handler with minimal events
@@ -308,9 +247,9 @@ def _call(event: dict[str, Any]) -> tuple[int, Any]:
     return res["statusCode"], json.loads(res["body"]) if res.get("body") else None
 
 
-def test_handler_hides_other_regions_and_refuses_forged_roles(stack: Stack) -> None:
+def test_handler_hides_other_regions_and_refuses_forged_roles(member_tables: MemberTables) -> None:
     # GIVEN a Noord-Holland member
-    nh = next(m for m in generate_members(SEEDED) if m["regio"] == "Noord-Holland")
+    nh = next(m for m in generate_members(SEEDED_MEMBERS) if m["regio"] == "Noord-Holland")
     path = f"/members/{nh['member_id']}"
     # WHEN a Utrecht reader asks for it THEN 404, the same as a member that does not exist
     assert _call(_event("GET", path, "Members_Read,Regio_Utrecht"))[0] == 404
@@ -322,7 +261,7 @@ def test_handler_hides_other_regions_and_refuses_forged_roles(stack: Stack) -> N
     assert _call(_event("GET", "/members", None))[0] == 401
 
 
-def test_handler_create_and_stale_update(stack: Stack) -> None:
+def test_handler_create_and_stale_update(member_tables: MemberTables) -> None:
     status, created = _call(_event("POST", "/members", "Members_CRUD,Regio_All", valid_body()))
     assert status == 201 and created["email"] == created["email"].lower()
     path = f"/members/{created['member_id']}"
@@ -333,8 +272,8 @@ def test_handler_create_and_stale_update(stack: Stack) -> None:
 
 
 @pytest.mark.parametrize("q", ["9" * 60, "\u00b2", "  ", "\uff10\uff11"])
-def test_odd_searches_find_nothing_rather_than_fail(stack: Stack, q: str) -> None:
+def test_odd_searches_find_nothing_rather_than_fail(member_tables: MemberTables, q: str) -> None:
     # GIVEN searches DynamoDB could not take as a number WHEN listed THEN an empty page, no error
-    items, _ = stack.repo.list(["Utrecht"], MemberFilter(q=q), 10, None)
+    items, _ = member_tables.repo.list(["Utrecht"], MemberFilter(q=q), 10, None)
     assert items == [] or q.strip() == ""
-    assert stack.repo.find_by_email("   ") is None
+    assert member_tables.repo.find_by_email("   ") is None

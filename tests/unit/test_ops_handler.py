@@ -4,29 +4,25 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hdcn_common import settings as settings_module
 
 from backend.local.runtime import LambdaContext, load_handler
 from backend.local.template import functions, load_template
-from tests.unit.test_ops_stack_fixture import MockedStack, mocked_stack
+from tests.unit.aws_fixtures import MockedStack
 
 pytestmark = pytest.mark.unit
 
 
 @pytest.fixture
-def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[MockedStack]:
-    # The layer's clients are made once per process: make them inside this test's moto.
-    settings_module.client.cache_clear()
+def stack(stack: MockedStack, monkeypatch: pytest.MonkeyPatch) -> MockedStack:
+    """conftest's deployed stack (its fresh moto makes the layer's clients anew), and a fresh OpsFunction."""
     # The template's Globals set these; the module reads them when it is loaded, so load it afresh.
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "HDCN")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "webshop-backend")
     monkeypatch.delitem(sys.modules, "hdcn_fn_OpsFunction", raising=False)
-    yield from mocked_stack(monkeypatch)
-    settings_module.client.cache_clear()
+    return stack
 
 
 def _event(path: str, groups: str | None) -> dict[str, Any]:

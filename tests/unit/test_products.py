@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from backend.local.runtime import LambdaContext, load_handler
 from backend.local.seed import generate_products
 from backend.local.template import functions, load_template
-from tests.unit.test_members import Stack, stack  # noqa: F401  (the moto tables fixture)
+from tests.unit.aws_fixtures import MemberTables
 
 pytestmark = pytest.mark.unit
 
@@ -41,7 +41,7 @@ def test_product_validation() -> None:
             ProductCreate.model_validate(bad)
 
 
-def test_seeded_products_fit_and_update_needs_the_current_version(stack: Stack) -> None:  # noqa: F811
+def test_seeded_products_fit_and_update_needs_the_current_version(member_tables: MemberTables) -> None:
     repo = _repo()
     for p in generate_products():
         to_product(p)
@@ -65,7 +65,7 @@ def test_seeded_products_fit_and_update_needs_the_current_version(stack: Stack) 
         repo.update(updated, merge_update(updated, ProductUpdate(stock=5)), 2)
 
 
-def test_listing_hides_inactive_products_unless_asked(stack: Stack) -> None:  # noqa: F811
+def test_listing_hides_inactive_products_unless_asked(member_tables: MemberTables) -> None:
     repo = _repo()
     hidden = repo.create(
         ProductCreate(name="Oud", price_cents=1, category="Archief", active=False).model_dump(mode="json")
@@ -104,7 +104,7 @@ def _call(method: str, path: str, groups: str | None, body: dict[str, Any] | Non
     return res["statusCode"], json.loads(res["body"]) if res.get("body") else None
 
 
-def test_catalogue_is_public_and_writes_need_products_crud(stack: Stack) -> None:  # noqa: F811
+def test_catalogue_is_public_and_writes_need_products_crud(member_tables: MemberTables) -> None:
     # GIVEN no token WHEN the catalogue is read THEN 200 with the seeded products
     status, page = _call("GET", "/products", None)
     assert status == 200 and len(page["products"]) == len(generate_products())

@@ -1,0 +1,73 @@
+"""Unit-test fixtures: moto in-process with template.yaml's own resources (see `aws_fixtures.py`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from hdcn_common.members import MemberRepository
+
+from backend.local import cfn_adapters
+from backend.local.deploy import deploy
+from backend.local.seed import generate_members, seed_tables
+from tests.unit.aws_fixtures import (
+    EXPORT_MEMBERS,
+    REGION,
+    SEEDED_MEMBERS,
+    ExportEnv,
+    MemberTables,
+    MockedStack,
+    clear_layer_caches,
+    create_template_resources,
+    fresh_moto,
+)
+
+
+@pytest.fixture
+def template_resources(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """GIVEN a fresh moto with every table and bucket of template.yaml (logical id -> name), in the env."""
+    with fresh_moto(monkeypatch):
+        yield create_template_resources(monkeypatch)
+
+
+@pytest.fixture
+def member_tables(template_resources: dict[str, str]) -> MemberTables:
+    """GIVEN the template's tables seeded like the local stack (SEEDED_MEMBERS), and a members repo."""
+    members, keys, products = (
+        template_resources[lid] for lid in ("MembersTable", "MemberKeysTable", "ProductsTable")
+    )
+    resource = boto3.resource("dynamodb", region_name=REGION)
+    seed_tables(resource, members, keys, products, SEEDED_MEMBERS)
+    return MemberTables(
+        MemberRepository(resource.Table(members), resource.Table(keys)), members, keys, products
+    )
+
+
+@pytest.fixture
+def export_env(template_resources: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> ExportEnv:
+    """GIVEN the template's tables and bucket, EXPORT_MEMBERS members, and 2 exports kept per run."""
+    monkeypatch.setenv("EXPORTS_TO_KEEP", "2")
+    monkeypatch.setenv("EXPORT_STALE_SECONDS", "30")
+    clear_layer_caches()
+    members_table, jobs_table = template_resources["MembersTable"], template_resources["ExportJobsTable"]
+    members = list(generate_members(EXPORT_MEMBERS))
+    with boto3.resource("dynamodb", region_name=REGION).Table(members_table).batch_writer() as w:
+        for m in members:
+            w.put_item(Item=m)
+    return ExportEnv(
+        members,
+        members_table,
+        jobs_table,
+        template_resources["ExportBucket"],
+        boto3.client("dynamodb", region_name=REGION),
+        boto3.client("s3", region_name=REGION),
+    )
+
+
+@pytest.fixture
+def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[MockedStack]:
+    """GIVEN the whole template deployed into a fresh moto by the local deploy (at AWS's own endpoints)."""
+    cfn_adapters.install()
+    with fresh_moto(monkeypatch):
+        yield MockedStack(deploy(None))  # type: ignore[arg-type]  # None: moto's default endpoints
