@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 
+from backend.local.resource_props import BUCKET_TYPE, TABLE_TYPE, apply_template_properties
 from backend.local.template import REPO_ROOT, load_template, transform_template
 
 REGION = "eu-west-1"
@@ -104,6 +105,14 @@ def deploy(endpoint: str) -> LocalStack:
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     resources = cfn.describe_stack_resources(StackName=STACK_NAME)["StackResources"]
     physical = {r["LogicalResourceId"]: r.get("PhysicalResourceId", "") for r in resources}
+    # moto's CloudFormation drops some table and bucket properties (TTL, PITR, public-access
+    # block, lifecycle, ...): apply them as the template sets them.
+    made = {
+        lid: physical[lid]
+        for lid, r in template["Resources"].items()
+        if r["Type"] in (TABLE_TYPE, BUCKET_TYPE) and physical.get(lid)
+    }
+    apply_template_properties(template, made, aws_client("dynamodb", endpoint), aws_client("s3", endpoint))
     local = LocalStack(endpoint=endpoint, outputs=outputs, physical_ids=physical)
     create_demo_users(local)
     return local

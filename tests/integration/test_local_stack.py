@@ -58,6 +58,28 @@ def test_generator_is_deployed_as_an_image_function(
     assert cfg["MemorySize"] == 1024 and cfg["Timeout"] == 300
 
 
+def test_bucket_and_tables_carry_the_template_settings(
+    aws: Callable[[str], Any], local_stack: dict[str, Any]
+) -> None:
+    # GIVEN the deployed stack (moto's CloudFormation drops these; the deploy applies them)
+    out = local_stack["outputs"]
+    s3, ddb = aws("s3"), aws("dynamodb")
+    bucket = out["ExportBucketName"]
+    # THEN the export bucket is versioned, private, owner-only and expires old exports
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert all(block[k] for k in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls"))
+    ownership = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"]
+    assert ownership == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    [rule] = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert rule["Filter"] == {"Prefix": "analytics/parquet/"} and rule["Expiration"]["Days"] > 0
+    # and export jobs expire by TTL, and members can be restored to a point in time
+    ttl = ddb.describe_time_to_live(TableName=out["ExportJobsTableName"])["TimeToLiveDescription"]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
+    pitr = ddb.describe_continuous_backups(TableName=out["MembersTableName"])["ContinuousBackupsDescription"]
+    assert pitr["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+
+
 def test_rest_api_has_the_template_routes(aws: Callable[[str], Any], local_stack: dict[str, Any]) -> None:
     items = aws("apigateway").get_resources(restApiId=local_stack["outputs"]["RestApiId"])["items"]
     methods = {(m, i["path"]) for i in items for m in i.get("resourceMethods", {})}

@@ -27,11 +27,10 @@ from hdcn_common.members import MemberRepository
 from moto import mock_aws
 
 from backend.local.deploy import LocalStack
+from backend.local.resource_props import BUCKET_TYPE, TABLE_TYPE, create_bucket, create_table
 from backend.local.template import load_template
 
 REGION = "eu-west-1"
-TABLE_TYPE = "AWS::DynamoDB::Table"
-BUCKET_TYPE = "AWS::S3::Bucket"
 SEEDED_MEMBERS = 60  # member_tables: the local stack's seed (members, their keys, the products), smaller
 EXPORT_MEMBERS = 240  # export_env: enough for several row groups and every region
 FAKE_ENV = {
@@ -67,123 +66,6 @@ def fresh_moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
             clear_layer_caches()
 
 
-# ---------------------------------------------------------------- template resources, one at a time
-
-
-def _resolve(value: Any, parameters: dict[str, Any]) -> Any:
-    """Replace `!Ref Parameter` by the parameter's default; any other intrinsic is refused."""
-    if isinstance(value, dict):
-        if set(value) == {"Ref"} and value["Ref"] in parameters:
-            return parameters[value["Ref"]]["Default"]
-        if any(k == "Ref" or k.startswith("Fn::") for k in value):
-            raise NotImplementedError(f"tests/unit/aws_fixtures.py cannot resolve {value}")
-        return {k: _resolve(v, parameters) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_resolve(v, parameters) for v in value]
-    return value
-
-
-def _properties(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
-    props = template["Resources"][logical_id].get("Properties", {})
-    resolved: dict[str, Any] = _resolve(props, template.get("Parameters", {}))
-    return resolved
-
-
-def _unknown(logical_id: str, key: str) -> NotImplementedError:
-    return NotImplementedError(
-        f"{logical_id}.{key} in template.yaml is not applied by tests/unit/aws_fixtures.py: add it there"
-    )
-
-
-# CloudFormation and the DynamoDB API spell these properties the same way.
-_TABLE_AS_IS = (
-    "AttributeDefinitions",
-    "KeySchema",
-    "GlobalSecondaryIndexes",
-    "LocalSecondaryIndexes",
-    "BillingMode",
-    "ProvisionedThroughput",
-    "TableClass",
-    "DeletionProtectionEnabled",
-    "Tags",
-)
-
-
-def create_table(template: dict[str, Any], logical_id: str, name: str) -> None:
-    """Create the template's table `logical_id` in moto under `name`, with every property it sets."""
-    props = _properties(template, logical_id)
-    create: dict[str, Any] = {"TableName": name}
-    then: list[tuple[str, dict[str, Any]]] = []  # calls after the table exists: (method, arguments)
-    for key, value in props.items():
-        if key in _TABLE_AS_IS:
-            create[key] = value
-        elif key == "TableName":
-            pass  # each test gets its own name
-        elif key == "SSESpecification":
-            create[key] = {("Enabled" if k == "SSEEnabled" else k): v for k, v in value.items()}
-        elif key == "StreamSpecification":
-            create[key] = {"StreamEnabled": True, **value}
-        elif key == "TimeToLiveSpecification":
-            then.append(("update_time_to_live", {key: value}))
-        elif key == "PointInTimeRecoverySpecification":
-            then.append(("update_continuous_backups", {key: value}))
-        else:
-            raise _unknown(logical_id, key)
-    client = boto3.client("dynamodb", region_name=REGION)
-    client.create_table(**create)
-    for method, arguments in then:
-        getattr(client, method)(TableName=name, **arguments)
-
-
-def _lifecycle_rule(logical_id: str, rule: dict[str, Any]) -> dict[str, Any]:
-    """A LifecycleConfiguration rule as CloudFormation spells it, as the S3 API spells it."""
-    out: dict[str, Any] = {"Filter": {}}
-    for key, value in rule.items():
-        if key in ("Status", "AbortIncompleteMultipartUpload"):
-            out[key] = value
-        elif key == "Id":
-            out["ID"] = value
-        elif key == "Prefix":
-            out["Filter"] = {"Prefix": value}
-        elif key == "ExpirationInDays":
-            out["Expiration"] = {"Days": int(value)}
-        elif key == "NoncurrentVersionExpirationInDays":
-            out["NoncurrentVersionExpiration"] = {"NoncurrentDays": int(value)}
-        else:
-            raise _unknown(logical_id, f"LifecycleConfiguration.Rules.{key}")
-    return out
-
-
-def create_bucket(template: dict[str, Any], logical_id: str, name: str) -> None:
-    """Create the template's bucket `logical_id` in moto under `name`, with every property it sets."""
-    props = _properties(template, logical_id)
-    s3 = boto3.client("s3", region_name=REGION)
-    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
-    for key, value in props.items():
-        if key == "BucketName":
-            pass  # each test gets its own name
-        elif key == "VersioningConfiguration":
-            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration=value)
-        elif key == "BucketEncryption":
-            rules = [
-                {"ApplyServerSideEncryptionByDefault": r["ServerSideEncryptionByDefault"]}
-                | {k: v for k, v in r.items() if k != "ServerSideEncryptionByDefault"}
-                for r in value["ServerSideEncryptionConfiguration"]
-            ]
-            s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
-        elif key == "PublicAccessBlockConfiguration":
-            s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=value)
-        elif key == "OwnershipControls":
-            s3.put_bucket_ownership_controls(Bucket=name, OwnershipControls=value)
-        elif key == "LifecycleConfiguration":
-            rules = [_lifecycle_rule(logical_id, r) for r in value["Rules"]]
-            s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": rules})
-        elif key == "Tags":
-            s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": value})
-        else:
-            raise _unknown(logical_id, key)
-
-
 # ---------------------------------------------------------------- all of them, named as the functions see
 
 
@@ -210,9 +92,9 @@ def create_template_resources(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]
     for logical_id, resource in template["Resources"].items():
         name = f"{logical_id.lower()}-{suffix}"
         if resource["Type"] == TABLE_TYPE:
-            create_table(template, logical_id, name)
+            create_table(boto3.client("dynamodb", region_name=REGION), template, logical_id, name)
         elif resource["Type"] == BUCKET_TYPE:
-            create_bucket(template, logical_id, name)
+            create_bucket(boto3.client("s3", region_name=REGION), template, logical_id, name, REGION)
         else:
             continue
         names[logical_id] = name

@@ -305,6 +305,40 @@ def test_handler_marks_job_failed_with_reason_and_publishes_nothing(
     assert list_published(export_env.s3, export_env.bucket) == []
 
 
+def test_handler_stopped_from_outside_fails_its_job_and_lets_the_stop_through(
+    export_env: ExportEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a queued job, and a stop (as a signal handler raises it) arriving during an S3 upload
+    jobs = export_env.jobs()
+    job = jobs.create("staff", ExportOptions())
+    generator = _load_generator()
+
+    class Stopped(BaseException):
+        pass
+
+    def stopped_upload(*args: Any, **kwargs: Any) -> None:
+        raise Stopped
+
+    real_client = generator.client
+
+    def client(service: str) -> Any:
+        made = real_client(service)
+        if service == "s3":
+            monkeypatch.setattr(made, "put_object", stopped_upload)
+        return made
+
+    monkeypatch.setattr(generator, "client", client)
+    # WHEN the generator runs it THEN the stop is not swallowed
+    with pytest.raises(Stopped):
+        generator.lambda_handler({"job_id": job["job_id"]}, _Context())
+    # AND the job failed, saying it was stopped; nothing is published and the lock is free
+    failed = jobs.get(job["job_id"])
+    assert failed is not None and failed["state"] == "failed"
+    assert "stopped (Stopped)" in failed["error"]
+    assert list_published(export_env.s3, export_env.bucket) == []
+    assert jobs.create("staff", ExportOptions())["state"] == "queued"
+
+
 def test_heartbeat_thread_beats_and_stops_a_run_whose_job_was_failed(export_env: ExportEnv) -> None:
     import time
 
