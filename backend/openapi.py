@@ -3,8 +3,10 @@
 Every function of `template.yaml` with `Api` events is loaded as the local runtime
 loads it; each module's Powertools resolver (`app`) describes its own routes from the
 pydantic models it validates with, and this merges them. On top it adds what the
-resolvers cannot know: the API's one error shape for every error status, and the
-Cognito authorizer on every route the template does not mark public.
+resolvers cannot know: the API's one error shape for every error status, the
+Cognito authorizer on every route the template does not mark public, and the links
+(which answer names the resource a following request is about) that a stateful
+client or test follows.
 
 `python -m backend.openapi` writes `openapi.json` at the repository root.
 """
@@ -15,7 +17,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from backend.local.runtime import load_handler
 from backend.local.template import REPO_ROOT, Route, functions, load_template, routes
@@ -38,6 +40,97 @@ ERROR_STATUSES = {
     "429": "Too many requests",
     "503": "A backing service is busy or unavailable; retry later",
 }
+
+
+class Link(NamedTuple):
+    """An OpenAPI link: a `status` answer of `source` gives the parameters (and body fields) of `target`."""
+
+    source: str  # "POST /members"
+    status: str
+    name: str
+    target: str  # "GET /members/{member_id}"
+    parameters: dict[str, str]  # "<in>.<name>" of a target parameter -> runtime expression
+    body: dict[str, str] | None = None  # target body fields -> runtime expression
+
+
+def _record_links(collection: str, id_name: str, noun: str) -> list[Link]:
+    """Create, read, list, change, delete of a versioned record: each answer leads to the record it shows."""
+    item = f"{collection}/{{{id_name}}}"
+    this = {f"path.{id_name}": f"$response.body#/{id_name}"}
+    # The version that was read, as If-Match (an ETag-style string) and as the body's `version`.
+    as_read = {**this, "header.if-match": '"{$response.body#/version}"'}
+    version = {"version": "$response.body#/version"}
+    follow = [
+        (f"Get{noun}", f"GET {item}", this, None),
+        (f"Update{noun}", f"PUT {item}", as_read, version),
+        (f"Delete{noun}", f"DELETE {item}", as_read, None),
+    ]
+    answers = {f"POST {collection}": "201", f"GET {item}": "200", f"PUT {item}": "200"}
+    links = [
+        Link(source, status, name, target, parameters, body)
+        for source, status in answers.items()
+        for name, target, parameters, body in follow
+        if source != target or not source.startswith("GET ")  # reading again what was just read adds nothing
+    ]
+    # A list leads to reading its first entry.
+    first = {f"path.{id_name}": f"$response.body#/{collection.strip('/')}/0/{id_name}"}
+    links.append(Link(f"GET {collection}", "200", f"GetFirst{noun}", f"GET {item}", first))
+    return links
+
+
+LINKS: list[Link] = [
+    *_record_links("/members", "member_id", "Member"),
+    *_record_links("/products", "product_id", "Product"),
+    Link(
+        "POST /analytics/generate-parquet",
+        "202",
+        "GetJob",
+        "GET /analytics/jobs/{job_id}",
+        {"path.job_id": "$response.body#/job_id"},
+    ),
+    # One export runs at a time: the 409 names the running job, which can be followed.
+    Link(
+        "POST /analytics/generate-parquet",
+        "409",
+        "GetRunningJob",
+        "GET /analytics/jobs/{job_id}",
+        {"path.job_id": "$response.body#/error/details/running_job/job_id"},
+    ),
+    Link(
+        "GET /analytics/jobs",
+        "200",
+        "GetFirstJob",
+        "GET /analytics/jobs/{job_id}",
+        {"path.job_id": "$response.body#/jobs/0/job_id"},
+    ),
+    Link(
+        "GET /analytics/exports",
+        "200",
+        "DownloadFirstExport",
+        "GET /analytics/download-parquet/{filename}",
+        {"path.filename": "$response.body#/exports/0/export_id"},
+    ),
+]
+
+
+def _operation(paths: dict[str, Any], key: str) -> dict[str, Any]:
+    """The operation of "METHOD /path" in the document's paths."""
+    method, path = key.split(" ", 1)
+    operation: dict[str, Any] = paths[path][method.lower()]
+    return operation
+
+
+def _add_links(paths: dict[str, Any]) -> None:
+    """Put every link of LINKS on its source answer, naming the target by its operationId."""
+    for link in LINKS:
+        definition: dict[str, Any] = {
+            "operationId": _operation(paths, link.target)["operationId"],
+            "parameters": dict(link.parameters),
+        }
+        if link.body is not None:
+            definition["requestBody"] = dict(link.body)
+        answer = _operation(paths, link.source)["responses"][link.status]
+        answer.setdefault("links", {})[link.name] = definition
 
 
 def _error_schema() -> dict[str, Any]:
@@ -108,6 +201,7 @@ def build_document() -> dict[str, Any]:
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     schemas[ERROR_SCHEMA] = _error_schema()
+    _add_links(paths)
     return {
         "openapi": "3.1.0",
         "info": {

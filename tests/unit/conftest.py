@@ -11,6 +11,7 @@ from hdcn_common.members import MemberRepository
 from backend.local import cfn_adapters
 from backend.local.deploy import deploy
 from backend.local.seed import generate_members, seed_tables
+from backend.local.template import load_template
 from tests.unit.aws_fixtures import (
     EXPORT_MEMBERS,
     REGION,
@@ -21,7 +22,22 @@ from tests.unit.aws_fixtures import (
     clear_layer_caches,
     create_template_resources,
     fresh_moto,
+    function_environment,
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _function_environment() -> Iterator[None]:
+    """The fixed Globals environment of the template (Powertools service, namespace, ...).
+
+    Handler modules read it at import and are imported once per process, so whichever test (or
+    module-scoped fixture) imports a handler first must do so in the environment the function
+    really has, or later tests inherit the difference (e.g. a metrics object without its namespace).
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        for var, value in function_environment(load_template(), {}).items():
+            patch.setenv(var, value)
+        yield
 
 
 @pytest.fixture
