@@ -36,8 +36,8 @@ from backend.openapi import OUTPUT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-EXAMPLES = 100  # per operation, stateless
-SCENARIOS = 40  # stateful: call sequences along the links
+EXAMPLES = 50  # per operation, stateless (with the stateful run, about 2 minutes here)
+SCENARIOS = 30  # stateful: call sequences along the links
 STEPS = 10  # stateful: most calls in one sequence
 STATEFUL_CHECKS = [
     not_a_server_error,
