@@ -18,6 +18,10 @@ every other API (cognito-idp, apigateway, lambda, cloudwatch) answers as AWS wou
 - `AWS::Lambda::LayerVersion`: moto gives it no physical id, so `!Ref` of a layer
   resolves to nothing; here the layer version ARN is the physical id.
 
+Not a gap but a cost: moto parses every template body with PyYAML's pure-Python loader
+(about 0.6 s for ours, once per deploy); the local deploy always sends JSON, so
+`install` makes it try `json.loads` first.
+
 moto reads the set of CloudFormation types from `CloudFormationModel.__subclasses__()`
 once (cached), so this module must be imported before the first stack is created,
 and in the process that runs moto (`ThreadedMotoServer`). Later subclasses win.
@@ -31,6 +35,7 @@ from typing import Any
 from moto.apigateway.models import apigateway_backends
 from moto.awslambda.models import LambdaFunction, LayerVersion, lambda_backends
 from moto.cloudformation import parsing
+from moto.cloudformation.models import Stack as MotoStack
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.cognitoidp.models import cognitoidp_backends
 from moto.core.common_models import CloudFormationModel
@@ -416,8 +421,23 @@ class LocalLayerVersion(_Adapter, CloudFormationModel):
         return {"LayerVersionArn": self.inner.arn}[attribute_name]
 
 
+def _parse_json_first(template: str) -> dict[str, Any]:
+    """moto's template parser, with JSON (what the local deploy sends) tried before YAML."""
+    try:
+        parsed = json.loads(template)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict):
+        return parsed
+    return _YAML_PARSE(template)
+
+
+_YAML_PARSE = MotoStack.parse_template
+
+
 def install() -> None:
     """Make moto's CloudFormation see the adapters (call before the first stack is created)."""
+    MotoStack.parse_template = staticmethod(_parse_json_first)  # type: ignore[method-assign]
     parsing.get_model_list.cache_clear()
     parsing.get_model_map.cache_clear()
     parsing.get_name_type_map.cache_clear()

@@ -8,6 +8,7 @@ stays the single source of truth.
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +54,16 @@ class FunctionSpec:
 
 
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
-    """Parse the SAM template with CloudFormation's short-form tags understood."""
+    """The SAM template, CloudFormation's short-form tags understood; a copy the caller may change."""
+    stat = path.stat()
+    return copy.deepcopy(_parse(path, stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=8)
+def _parse(path: Path, mtime_ns: int, size: int) -> dict[str, Any]:
+    # samtranslator parses with PyYAML's pure-Python loader (~0.6 s for this template), and the
+    # template is read by the deploy, the runtime, the OpenAPI build and many tests: parse each
+    # version of the file once. mtime and size are in the key so an edited template is read again.
     parsed: dict[str, Any] = yaml_parse(path.read_text(encoding="utf-8"))
     return parsed
 
