@@ -18,7 +18,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 Api = Callable[..., requests.Response]
 
 
-def _new_member(tag: str) -> dict[str, Any]:
+def new_member(tag: str) -> dict[str, Any]:
+    """A valid new member, its name and email unique by `tag`."""
     return {
         "voornaam": "Race",
         "achternaam": f"Test{tag}",
@@ -31,7 +32,7 @@ def test_mixed_concurrent_updates_and_deletes_lose_nothing(api: Api) -> None:
     # GIVEN eight members, each read once at version 1
     members = []
     for _ in range(8):
-        resp = api("POST", "/members", user="staff", json=_new_member(uuid.uuid4().hex[:10]))
+        resp = api("POST", "/members", user="staff", json=new_member(uuid.uuid4().hex[:10]))
         assert resp.status_code == 201
         members.append(resp.json())
 
@@ -82,7 +83,7 @@ def test_mixed_concurrent_updates_and_deletes_lose_nothing(api: Api) -> None:
 
 def test_acknowledged_sequential_updates_under_contention_all_land(api: Api) -> None:
     # GIVEN one member and ten writers that retry on 409 with the fresh version (as the console does)
-    created = api("POST", "/members", user="staff", json=_new_member(uuid.uuid4().hex[:10])).json()
+    created = api("POST", "/members", user="staff", json=new_member(uuid.uuid4().hex[:10])).json()
     member_id = created["member_id"]
 
     def writer(n: int) -> list[tuple[int, str]]:

@@ -20,6 +20,7 @@ import requests
 
 from backend.local.launcher import LocalStackProcess, id_token
 from backend.local.persistence import DATA_DIR
+from tests.integration.test_no_lost_data import new_member
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -62,6 +63,16 @@ class Client:
         assert resp.status_code == 202, resp.text
         return str(resp.json()["job_id"])
 
+    def published_and_held_export(self, hold_seconds: float) -> tuple[str, str]:
+        """A published export, then another held at its first S3 upload (running): their job ids."""
+        previous = self.export()
+        assert self.wait_for_job(previous, {"succeeded", "failed"})["state"] == "succeeded"
+        self.faults([{"service": "s3", "operation": "PUT", "error": "delay", "seconds": hold_seconds}])
+        running = self.export()
+        self.wait_for_job(running, {"running"})
+        self.wait_until_held()
+        return previous, running
+
     def latest_export(self) -> str:
         return str(self.call("GET", "/analytics/download-parquet/latest").json()["export_id"])
 
@@ -78,15 +89,6 @@ class Client:
         while self.fault_hits() == 0:
             assert time.monotonic() < deadline, "no call reached the delayed operation"
             time.sleep(0.1)
-
-
-def _member(tag: str) -> dict[str, Any]:
-    return {
-        "voornaam": "Herstart",
-        "achternaam": f"Test{tag}",
-        "email": f"herstart.{tag}@example.nl",
-        "regio": "Utrecht",
-    }
 
 
 @pytest.fixture
@@ -109,15 +111,10 @@ def _alive(pid: int) -> bool:
 def test_clean_stop_mid_request_finishes_it_and_fails_the_running_export(stack: LocalStackProcess) -> None:
     stack.extra = ("--autosave-seconds", "3600")
     client = Client(stack.start())
-    # GIVEN a member read at its version, and a published export
-    member = client.call("POST", "/members", json=_member(uuid.uuid4().hex[:8])).json()
-    previous = client.export()
-    assert client.wait_for_job(previous, {"succeeded", "failed"})["state"] == "succeeded"
-    # AND an export held at its first S3 upload, so it is running when the stack stops
-    client.faults([{"service": "s3", "operation": "PUT", "error": "delay", "seconds": 60}])
-    running = client.export()
-    client.wait_for_job(running, {"running"})
-    client.wait_until_held()
+    # GIVEN a member read at its version, a published export, and another export held at its
+    # first S3 upload, so it is running when the stack stops
+    member = client.call("POST", "/members", json=new_member(uuid.uuid4().hex[:8])).json()
+    previous, running = client.published_and_held_export(hold_seconds=60)
     # AND an update held at its DynamoDB write, so it is in flight when the stack stops
     client.faults([{"service": "dynamodb", "operation": "PutItem", "error": "delay", "seconds": 3}])
     answers: dict[str, requests.Response] = {}
@@ -137,7 +134,7 @@ def test_clean_stop_mid_request_finishes_it_and_fails_the_running_export(stack: 
     assert stack.proc is not None
     stack.proc.terminate()
     # and another write arrives while it stops
-    late_email = _member(uuid.uuid4().hex[:8])
+    late_email = new_member(uuid.uuid4().hex[:8])
     try:
         late: requests.Response | None = client.call("POST", "/members", json=late_email)
     except requests.ConnectionError:
@@ -177,14 +174,8 @@ def test_killed_stack_restarts_from_its_last_save_and_the_orphaned_export_fails(
 ) -> None:
     stack.extra = ("--autosave-seconds", "2")
     client = Client(stack.start())
-    # GIVEN a published export
-    previous = client.export()
-    assert client.wait_for_job(previous, {"succeeded", "failed"})["state"] == "succeeded"
-    # AND an export held at its first S3 upload, running when a save is made
-    client.faults([{"service": "s3", "operation": "PUT", "error": "delay", "seconds": 300}])
-    running = client.export()
-    client.wait_for_job(running, {"running"})
-    client.wait_until_held()
+    # GIVEN a published export, and another held at its first S3 upload, running when a save is made
+    previous, running = client.published_and_held_export(hold_seconds=300)
     [generator] = client.generator_pids()
     saved = stack.state_dir / DATA_DIR / "manifest.json"
     held_at = time.time()

@@ -32,6 +32,7 @@ from schemathesis.specs.openapi.checks import (
     use_after_free,
 )
 
+from backend.local.launcher import id_token
 from backend.openapi import OUTPUT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -100,7 +101,7 @@ def _exports_finish(local_stack: dict[str, Any]) -> Iterator[None]:
 def _wait_for_exports(local_stack: dict[str, Any]) -> None:
     """Exports the run started must end before other tests start theirs (one runs at a time)."""
     session = requests.Session()
-    token = _staff_token(local_stack)
+    token = id_token(local_stack, "staff")
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         jobs = session.get(
@@ -109,24 +110,6 @@ def _wait_for_exports(local_stack: dict[str, Any]) -> None:
         if not any(j.get("state") in ("queued", "running") for j in jobs):
             return
         time.sleep(1)
-
-
-def _staff_token(local_stack: dict[str, Any]) -> str:
-    import boto3
-
-    idp = boto3.client(
-        "cognito-idp",
-        endpoint_url=local_stack["aws_endpoint"],
-        region_name=local_stack["region"],
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    res = idp.initiate_auth(
-        ClientId=local_stack["outputs"]["UserPoolClientId"],
-        AuthFlow="USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": "staff", "PASSWORD": local_stack["demo_password"]},
-    )
-    return str(res["AuthenticationResult"]["IdToken"])
 
 
 @schema.parametrize()
