@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     from console import ops_cmd
 
     ops_cmd.register(sub)  # hdcn health | status | deploy
+    from console import members_cmd
+
+    members_cmd.register(sub)  # hdcn members check [--apply]
     return parser
 
 

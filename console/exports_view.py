@@ -26,7 +26,7 @@ SEARCH_COLUMN = "_zoek"
 NAME_COLUMNS = ("voornaam", "tussenvoegsel", "achternaam")
 JUBILEE_YEARS: tuple[int, ...] = (10, 25, 40)
 # Columns shown first when present; the rest follow in the file's order.
-PREFERRED_ORDER = (*MEMBER_SUMMARY_COLUMNS, "lid_sinds", "jaren_lid", "leeftijd")
+PREFERRED_ORDER = (*MEMBER_SUMMARY_COLUMNS, "ingangsdatum", "jaren_lid", "leeftijd")
 
 
 def read_parts(parts: Sequence[tuple[str | None, bytes]]) -> pa.Table:
@@ -160,10 +160,10 @@ def age_distribution(frame: pd.DataFrame, width: int = 5) -> pd.DataFrame:
 
 
 def joins_per_year(frame: pd.DataFrame) -> pd.DataFrame:
-    """Members per year of `lid_sinds`, oldest year first."""
-    if "lid_sinds" not in frame.columns:
+    """Members per year of `ingangsdatum`, oldest year first."""
+    if "ingangsdatum" not in frame.columns:
         return pd.DataFrame({"jaar": [], "leden": []})
-    years = pd.to_datetime(frame["lid_sinds"], errors="coerce").dt.year.dropna().astype(int)
+    years = pd.to_datetime(frame["ingangsdatum"], errors="coerce").dt.year.dropna().astype(int)
     counts = years.value_counts().sort_index()
     return pd.DataFrame({"jaar": counts.index.astype(str), "leden": counts.to_numpy()})
 
@@ -175,9 +175,9 @@ def jubilarissen(
     statuses: Sequence[str] = ("Actief",),
 ) -> pd.DataFrame:
     """Members whose membership reaches one of `milestones` years in `year` (active members only)."""
-    if "lid_sinds" not in frame.columns:
+    if "ingangsdatum" not in frame.columns:
         return frame.iloc[0:0].assign(jubileum=pd.Series(dtype="int64"))
-    joined = pd.to_datetime(frame["lid_sinds"], errors="coerce")
+    joined = pd.to_datetime(frame["ingangsdatum"], errors="coerce")
     years = year - joined.dt.year
     mask = years.isin(list(milestones))
     if statuses and "status" in frame.columns:

@@ -14,6 +14,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from hdcn_common.member_fields import WIEWATWAAR
+
 SEED = 20261125
 NAMESPACE = uuid.UUID("6f1c1d2e-8a51-4c39-9c1e-4b8d2f0a7e11")
 
@@ -162,7 +164,18 @@ LIDMAATSCHAP_WEIGHTS = {
     "Erelid": 1,
     "Overig": 2,
 }
-STATUS_WEIGHTS = {"Actief": 84, "Opgezegd": 9, "wachtRegio": 2, "Aangemeld": 3, "Geschorst": 1, "Overig": 1}
+STATUS_WEIGHTS = {
+    "Actief": 82,
+    "Opgezegd": 9,
+    "wachtRegio": 1,
+    "wachtBetaling": 1,
+    "Aangemeld": 3,
+    "Geschorst": 1,
+    "HdcnAccount": 1,
+    "Club": 1,
+    "Sponsor": 1,
+    "Overig": 1,
+}
 BANKS = ["ABNA", "INGB", "RABO", "SNSB", "TRIO", "ASNB"]
 LETTERS = "ABCDEFGHJKLMNPRSTVWXZ"
 
@@ -200,7 +213,7 @@ def generate_members(count: int, seed: int = SEED, today: date | None = None) ->
         joined = max(date(1985, 1, 1), birth + timedelta(days=18 * 365 + rng.randrange(0, 40 * 365)))
         joined = min(joined, today)
         merk = "Harley-Davidson" if rng.random() < 0.93 else rng.choice(["Buell", "Indian"])
-        created = f"{joined.isoformat()}T12:00:00+00:00"
+        created = f"{joined.isoformat()}T12:00:00"  # naive ISO, as the club's functions write it
         record: dict[str, Any] = {
             "member_id": str(uuid.uuid5(NAMESPACE, f"member-{seed}-{lidnummer}")),
             "lidnummer": lidnummer,
@@ -220,21 +233,94 @@ def generate_members(count: int, seed: int = SEED, today: date | None = None) ->
             "lidmaatschap": _weighted(rng, LIDMAATSCHAP_WEIGHTS),
             "status": _weighted(rng, STATUS_WEIGHTS),
             "clubblad": rng.choice(["Digitaal", "Digitaal", "Papier", "Geen"]),
-            "lid_sinds": joined.isoformat(),
+            "ingangsdatum": joined.isoformat(),
+            "wiewatwaar": rng.choice(WIEWATWAAR),
+            "welcome_pack_status": "sent" if joined < today - timedelta(days=60) else "pending",
             "motormerk": merk,
             "motortype": rng.choice(MOTOREN[merk]),
             "bouwjaar": rng.randrange(1975, 2026),
             "kenteken": kenteken(rng),
             "bankrekeningnummer": iban_nl(rng),
             "betaalwijze": rng.choice(["Incasso", "Incasso", "Incasso", "Overmaking"]),
-            "nieuwsbrief": rng.random() < 0.7,
-            "privacy": rng.random() < 0.9,
+            "nieuwsbrief": "Ja" if rng.random() < 0.7 else "Nee",
+            "privacy": "Ja" if rng.random() < 0.9 else "Nee",
+            "aanmeldingsjaar": joined.year,
             "notities": "",
             "created_at": created,
             "updated_at": created,
             "version": 1,
         }
         yield record
+
+
+def _dutch(day: str) -> str:
+    """An ISO date as the club's spreadsheet wrote it: `d-m-yyyy`, no leading zeros."""
+    d = date.fromisoformat(day)
+    return f"{d.day}-{d.month}-{d.year}"
+
+
+def generate_legacy_members(count: int, seed: int = SEED) -> Iterator[dict[str, Any]]:
+    """`count` members in the shapes the club's old system stored (see issue #11, DESIGN.md).
+
+    The same people as `generate_members`, written the way the spreadsheet import and the old
+    forms left them: numbers as text, dates in either form, `NA` or empty for unknown, applicants
+    without a lidnummer, mixed-case and shared emails, values outside the vocabularies, a few
+    values that do not parse at all, fields outside the catalogue, and no `version`.
+    """
+    rng = random.Random(seed + 1)
+    previous_email: str | None = None
+    for n, clean in enumerate(generate_members(count, seed)):
+        m: dict[str, Any] = {k: v for k, v in clean.items() if k != "version"}
+        roll = rng.random()
+        if m["status"] == "Aangemeld":
+            del m["lidnummer"]  # applicants get their number when they are accepted
+        elif n % 97 == 13:
+            m["lidnummer"] = f"{m['lidnummer']}a"  # a typo the sheet kept
+        elif roll < 0.8:
+            m["lidnummer"] = str(m["lidnummer"])
+        for field in ("geboortedatum", "ingangsdatum"):
+            if rng.random() < 0.5:
+                m[field] = _dutch(m[field])
+        if n % 89 == 7:
+            m["geboortedatum"] = "31-02-1990"  # no such day
+        elif rng.random() < 0.03:
+            m["geboortedatum"] = "NA"
+        m["bouwjaar"] = "NA" if rng.random() < 0.05 else str(m["bouwjaar"])
+        m["aanmeldingsjaar"] = str(m["aanmeldingsjaar"])
+        if rng.random() < 0.1:
+            m["nieuwsbrief"] = ""
+        if rng.random() < 0.3:
+            m["email"] = m["email"].title()  # as typed on the paper form
+        if n % 61 == 5 and previous_email:
+            m["email"] = previous_email  # a family sharing one address
+        elif n % 113 == 9:
+            m["email"] = "NA"
+        previous_email = m["email"]
+        if m["status"] == "wachtRegio":
+            # Still waiting for a region: a placeholder or nothing (an empty string cannot be an index key).
+            if rng.random() < 0.5:
+                m["regio"] = "NA"
+            else:
+                del m["regio"]
+        if rng.random() < 0.02:
+            m["motormerk"] = "Triumph"  # outside the vocabulary: kept, reported
+        if rng.random() < 0.05:
+            m["geslacht"] = "N"
+        if rng.random() < 0.2:
+            m["korte_naam"] = m["voornaam"]
+        if rng.random() < 0.3:
+            m["tijdstempel"] = f"{m['ingangsdatum']} 1{rng.randrange(0, 9)}:2{rng.randrange(0, 9)}:05"
+            m["datum_ondertekening"] = _dutch(clean["ingangsdatum"])
+        if rng.random() < 0.1:
+            m["welcome_pack_sent_date"] = _dutch(clean["ingangsdatum"])
+            m["welcome_pack_sent_by"] = "secretariaat"
+        if rng.random() < 0.15:
+            m["opmerking_import"] = f"rij {n + 2} van het ledenbestand"  # a field outside the catalogue
+        if rng.random() < 0.05:
+            m["postcode"] = m["postcode"].replace(" ", "").lower()
+        if rng.random() < 0.04:
+            m["telefoon"] = "NA"
+        yield m
 
 
 def generate_products() -> list[dict[str, Any]]:
@@ -271,16 +357,34 @@ def generate_products() -> list[dict[str, Any]]:
     return products
 
 
+DATA_KINDS = ("clean", "legacy")
+
+
 def seed_tables(
-    dynamodb: Any, members_table: str, keys_table: str, products_table: str, members: int
+    dynamodb: Any,
+    members_table: str,
+    keys_table: str,
+    products_table: str,
+    members: int,
+    data: str = "clean",
 ) -> None:
-    """Write `members` members (with their uniqueness records and the lidnummer counter) and the products."""
+    """Write `members` members and the products.
+
+    `clean`: records as this project writes them, with their uniqueness records and the
+    lidnummer counter. `legacy`: the club's old shapes and nothing else, as a table taken over
+    from the old system is before `hdcn members check --apply`.
+    """
     members_t, keys_t = dynamodb.Table(members_table), dynamodb.Table(keys_table)
-    with members_t.batch_writer() as mw, keys_t.batch_writer() as kw:
-        for m in generate_members(members):
-            mw.put_item(Item=m)
-            kw.put_item(Item={"pk": f"email#{m['email']}", "member_id": m["member_id"]})
-    keys_t.put_item(Item={"pk": "counter#lidnummer", "value": Decimal(members)})
+    if data == "legacy":
+        with members_t.batch_writer() as mw:
+            for m in generate_legacy_members(members):
+                mw.put_item(Item=m)
+    else:
+        with members_t.batch_writer() as mw, keys_t.batch_writer() as kw:
+            for m in generate_members(members):
+                mw.put_item(Item=m)
+                kw.put_item(Item={"pk": f"email#{m['email']}", "member_id": m["member_id"]})
+        keys_t.put_item(Item={"pk": "counter#lidnummer", "value": Decimal(members)})
     with dynamodb.Table(products_table).batch_writer() as pw:
         for p in generate_products():
             pw.put_item(Item=p)

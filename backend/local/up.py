@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from backend.local.seed import DATA_KINDS
 from backend.local.template import REPO_ROOT
 
 HOST = "127.0.0.1"
@@ -105,6 +106,7 @@ def run(
     fresh: bool = False,
     autosave_seconds: float = 60.0,
     fault_proxy_port: int | None = None,
+    data_kind: str = "clean",
 ) -> int:
     """Bring the stack up, then wait for SIGINT/SIGTERM and take it down."""
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -178,8 +180,9 @@ def run(
             outputs["MemberKeysTableName"],
             outputs["ProductsTableName"],
             members,
+            data_kind,
         )
-        data_note = f"{members} members seeded"
+        data_note = f"{members} members seeded ({data_kind} data)"
 
     stage = str(template["Parameters"]["Stage"]["Default"])
     authorizer = CognitoAuthorizer(aws_endpoint, REGION, outputs["UserPoolId"], outputs["UserPoolClientId"])
@@ -286,6 +289,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--console-port", type=int, default=8501)
     parser.add_argument("--state-dir", type=Path, default=REPO_ROOT / ".hdcn")
     parser.add_argument("--fresh", action="store_true", help="ignore the data saved by the last run")
+    parser.add_argument(
+        "--data",
+        choices=DATA_KINDS,
+        default="clean",
+        help="seed members as this project writes them (clean) or in the club's old shapes (legacy)",
+    )
     parser.add_argument("--autosave-seconds", type=float, default=60.0, help="interval between data saves")
     parser.add_argument(
         "--fault-proxy-port", type=int, help="route the functions' AWS calls through a fault proxy"
@@ -304,6 +313,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         args.fresh,
         args.autosave_seconds,
         args.fault_proxy_port,
+        args.data,
     )
 
 

@@ -18,7 +18,7 @@ from console.roles import LIDMAATSCHAPPEN, MEMBER_SUMMARY_COLUMNS, REGIONS, STAT
 # The table shows this many rows at most: the browser gets every shown row at once, and a
 # full 100k-row table would cost seconds per redraw. The row count and downloads are complete.
 MAX_TABLE_ROWS = 1_000
-DEFAULT_COLUMNS = (*MEMBER_SUMMARY_COLUMNS, "lid_sinds", "leeftijd")
+DEFAULT_COLUMNS = (*MEMBER_SUMMARY_COLUMNS, "ingangsdatum", "leeftijd")
 # The download formats: button label, bytes of a frame, file suffix (and key suffix), MIME type.
 DOWNLOAD_FORMATS: tuple[tuple[str, Callable[[pd.DataFrame], bytes], str, str], ...] = (
     ("CSV", ev.csv_bytes, "csv", "text/csv"),
@@ -123,7 +123,7 @@ if tab_table.open:
             width="stretch",
             column_config={
                 "lidnummer": st.column_config.NumberColumn("Lidnummer", format="%d"),
-                "lid_sinds": st.column_config.DateColumn("Lid sinds", format="D-M-YYYY"),
+                "ingangsdatum": st.column_config.DateColumn("Lid sinds", format="D-M-YYYY"),
                 "geboortedatum": st.column_config.DateColumn("Geboortedatum", format="D-M-YYYY"),
             },
             key="export_table",

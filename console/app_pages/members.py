@@ -32,15 +32,15 @@ MEMBER_FIELDS = (
     Field("lidmaatschap", "Lidmaatschap", "select", LIDMAATSCHAPPEN, required=True),
     Field("status", "Status", "select", STATUSES),
     Field("clubblad", "Clubblad", "select", CLUBBLADEN),
-    Field("lid_sinds", "Lid sinds (d-m-jjjj)"),
+    Field("ingangsdatum", "Lid sinds (d-m-jjjj)"),
     Field("motormerk", "Motormerk"),
     Field("motortype", "Motortype"),
     Field("bouwjaar", "Bouwjaar", "int"),
     Field("kenteken", "Kenteken"),
     Field("bankrekeningnummer", "IBAN"),
     Field("betaalwijze", "Betaalwijze", "select", ("Incasso", "Overmaking")),
-    Field("nieuwsbrief", "Nieuwsbrief", "bool"),
-    Field("privacy", "Privacy akkoord", "bool"),
+    Field("nieuwsbrief", "Nieuwsbrief", "select", ("Ja", "Nee")),
+    Field("privacy", "Privacy akkoord", "select", ("Ja", "Nee")),
     Field("notities", "Notities", "area"),
 )
 LIST_COLUMNS = [*MEMBER_SUMMARY_COLUMNS, "version"]

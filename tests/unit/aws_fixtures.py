@@ -73,6 +73,8 @@ def function_environment(template: dict[str, Any], names: dict[str, str]) -> dic
     """The template's Globals environment for what exists here: the made resources and the plain values."""
     env: dict[str, str] = {}
     for var, value in template["Globals"]["Function"]["Environment"]["Variables"].items():
+        if isinstance(value, dict) and "Fn::If" in value:
+            value = value["Fn::If"][1]  # the default parameters take the "create it in the stack" branch
         if isinstance(value, str):
             env[var] = value
         elif isinstance(value, dict) and value.get("Ref") in names:

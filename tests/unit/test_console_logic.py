@@ -275,11 +275,11 @@ def test_compare_finds_joined_left_and_changed_members(export_frame: pd.DataFram
 def test_jubilarissen_are_active_members_reaching_10_25_or_40_years(export_frame: pd.DataFrame) -> None:
     jub = ev.jubilarissen(export_frame, 2026)
     assert len(jub) > 0
-    years = 2026 - pd.to_datetime(jub["lid_sinds"]).dt.year
+    years = 2026 - pd.to_datetime(jub["ingangsdatum"]).dt.year
     assert set(years) <= {10, 25, 40} and list(jub["jubileum"]) == list(years)
     assert set(jub["status"].astype(str)) == {"Actief"}
     # every qualifying active member is listed
-    all_years = 2026 - pd.to_datetime(export_frame["lid_sinds"]).dt.year
+    all_years = 2026 - pd.to_datetime(export_frame["ingangsdatum"]).dt.year
     expected = export_frame[all_years.isin([10, 25, 40]) & (export_frame["status"] == "Actief")]
     assert len(jub) == len(expected)
 

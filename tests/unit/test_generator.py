@@ -6,6 +6,7 @@ import importlib.util
 import io
 import sys
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -74,7 +75,7 @@ def test_export_rows_equal_the_table_with_typed_columns(export_env: ExportEnv) -
     assert sorted(table.column("member_id").to_pylist()) == sorted(m["member_id"] for m in export_env.members)
     schema = table.schema
     assert schema.field("geboortedatum").type == pa.date32()
-    assert schema.field("lid_sinds").type == pa.date32()
+    assert schema.field("ingangsdatum").type == pa.date32()
     assert schema.field("lidnummer").type == pa.int32()
     assert schema.field("bouwjaar").type == pa.int16()
     assert pa.types.is_dictionary(schema.field("regio").type)
@@ -86,12 +87,12 @@ def test_export_rows_equal_the_table_with_typed_columns(export_env: ExportEnv) -
         row = by_id[m["member_id"]]
         born = date.fromisoformat(m["geboortedatum"])
         age = TODAY.year - born.year - ((TODAY.month, TODAY.day) < (born.month, born.day))
-        joined = date.fromisoformat(m["lid_sinds"])
+        joined = date.fromisoformat(m["ingangsdatum"])
         years = TODAY.year - joined.year - ((TODAY.month, TODAY.day) < (joined.month, joined.day))
         assert row["geboortedatum"] == born and row["leeftijd"] == age and row["jaren_lid"] == years
         assert row["lidnummer"] == m["lidnummer"] and row["bouwjaar"] == m["bouwjaar"]
         assert row["regio"] == m["regio"] and row["kenteken"] == m["kenteken"]
-        assert row["motormerk"] == m["motormerk"] and row["nieuwsbrief"] is m["nieuwsbrief"]
+        assert row["motormerk"] == m["motormerk"] and row["nieuwsbrief"] is (m["nieuwsbrief"] == "Ja")
 
 
 def test_files_are_zstd_hive_partitioned_by_regio(export_env: ExportEnv) -> None:
@@ -203,17 +204,19 @@ def test_bad_values_become_nulls_not_failures() -> None:
         {"member_id": {"S": "a"}, "geboortedatum": {"S": "31-02-1970"}, "bouwjaar": {"N": "1999.5"}},
         {
             "member_id": {"S": "b"},
-            "lid_sinds": {"NULL": True},
+            "ingangsdatum": {"NULL": True},
             "lidnummer": {"N": "7"},
             "regio": {"S": "Oost"},
         },
     ]
-    batch = items_to_batch(items_from_dicts(items), TODAY)
-    # THEN the batch is built with nulls where the data is bad
+    unconverted: Counter[str] = Counter()
+    batch = items_to_batch(items_from_dicts(items), TODAY, unconverted=unconverted)
+    # THEN the batch is built with nulls where the data is bad, and each lost value is counted
     assert batch.column("geboortedatum").to_pylist() == [None, None]
     assert batch.column("leeftijd").to_pylist() == [None, None]
-    assert batch.column("bouwjaar").to_pylist() == [1999, None]
+    assert batch.column("bouwjaar").to_pylist() == [None, None]
     assert batch.column("lidnummer").to_pylist() == [None, 7]
+    assert unconverted == {"geboortedatum": 1, "bouwjaar": 1}
 
 
 def test_throttled_scan_is_retried_then_gives_a_readable_failure() -> None:

@@ -204,7 +204,7 @@ def test_filters_and_search(member_tables: MemberTables) -> None:
     assert [i["member_id"] for i in by_nr] == [target["member_id"]]
     by_name, _ = member_tables.repo.list(regions, MemberFilter(q=target["achternaam"].upper()), 200, None)
     assert target["member_id"] in {i["member_id"] for i in by_name}
-    active, _ = member_tables.repo.list(regions, MemberFilter(status=Status.ACTIEF), 200, None)
+    active, _ = member_tables.repo.list(regions, MemberFilter(status=Status("Actief")), 200, None)
     assert all(i["status"] == "Actief" for i in active)
 
 

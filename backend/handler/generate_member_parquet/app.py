@@ -128,7 +128,9 @@ def _run(job_id: str, context: Any) -> dict[str, Any]:
         for f in manifest.files:
             regions[f.regio] = regions.get(f.regio, 0) + f.rows
         try:
-            jobs.succeed(job_id, manifest.rows, manifest.bytes, len(manifest.files), regions)
+            jobs.succeed(
+                job_id, manifest.rows, manifest.bytes, len(manifest.files), regions, manifest.unconverted
+            )
         except JobNotActive:
             # Marked failed meanwhile (a stale heartbeat): withdraw the export so job and S3 agree.
             discard_export(s3, cfg.export_bucket, job_id)

@@ -15,10 +15,18 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Que
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from hdcn_common.api import Forbidden, NotFound, create_resolver, error_response, require_caller
+from hdcn_common.api import (
+    Forbidden,
+    NotFound,
+    Unprocessable,
+    create_resolver,
+    error_response,
+    require_caller,
+)
 from hdcn_common.auth import Caller
 from hdcn_common.enums import Lidmaatschap, Regio, Status
 from hdcn_common.members import (
+    IdempotencyMismatch,
     Member,
     MemberCreate,
     MemberFilter,
@@ -28,6 +36,7 @@ from hdcn_common.members import (
     PermissionDenied,
     check_privileged_changes,
     check_region,
+    idempotent_member_id,
     merge_update,
     stored_fields,
     to_member,
@@ -43,11 +52,19 @@ register_record_errors(app, "member")
 
 MemberId = Annotated[str, Path(min_length=1, max_length=64)]
 IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=64)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=64)]
 
 
 @app.exception_handler(PermissionDenied)
 def _denied(err: PermissionDenied) -> Response[str]:
     return error_response(403, "forbidden", err.reason)
+
+
+@app.exception_handler(IdempotencyMismatch)
+def _key_reused(_: IdempotencyMismatch) -> Response[str]:
+    return error_response(
+        422, "idempotency_key_reused", "this Idempotency-Key was used for a different request; use a new key"
+    )
 
 
 def _repo() -> MemberRepository:
@@ -72,9 +89,15 @@ def _writer() -> Caller:
 def _visible(caller: Caller, member_id: str) -> dict[str, Any]:
     """The member if it exists and lies in the caller's regions; otherwise 404, the same either way."""
     item = _repo().get(member_id)
-    if item is None or not caller.may_see_region(item.get("regio")):
+    if item is None or not _may_see(caller, item):
         raise NotFound("no such member")
     return item
+
+
+def _may_see(caller: Caller, item: dict[str, Any]) -> bool:
+    """In the caller's regions; a caller of every region also sees records without a valid regio."""
+    regio = item.get("regio")
+    return caller.all_regions or (isinstance(regio, str) and caller.may_see_region(regio))
 
 
 @app.get("/members")
@@ -94,7 +117,7 @@ def list_members(
         # An exact email lookup goes through the email index, then the region check.
         member_id = repo.find_by_email(email.strip())
         item = repo.get(member_id) if member_id else None
-        items = [item] if item and caller.may_see_region(item.get("regio")) else []
+        items = [item] if item and _may_see(caller, item) else []
         return MemberPage(members=[to_member(i) for i in items], next_cursor=None)
     regions = sorted(caller.regions)
     if regio is not None:
@@ -102,20 +125,35 @@ def list_members(
     if not regions:
         return MemberPage(members=[], next_cursor=None)
     filters = MemberFilter(regio=regio, status=status, lidmaatschap=lidmaatschap, q=q.strip() if q else None)
-    items, next_cursor = repo.list(regions, filters, limit, cursor)
+    # A caller of every region also sees records whose regio is missing or outside the vocabulary.
+    everything = caller.all_regions and regio is None
+    items, next_cursor = repo.list(regions, filters, limit, cursor, everything=everything)
     return MemberPage(members=[to_member(i) for i in items], next_cursor=next_cursor)
 
 
 @app.post("/members", status_code=201)
-def create_member(member: MemberCreate) -> Member:
-    """Create a member; lidnummer, member_id and version 1 are assigned here."""
+def create_member(member: MemberCreate, idempotency_key: IdempotencyKey = None) -> Member:
+    """Create a member; lidnummer, member_id and version 1 are assigned here.
+
+    With an `Idempotency-Key` header, repeating the request (a retry after a lost answer)
+    returns the member the first request created instead of a 409 on its own email.
+    """
     caller = _writer()
     fields = stored_fields(member)
     check_region(caller, fields["regio"])
     check_privileged_changes(caller, None, fields)
-    item = _repo().create(fields)
-    metrics.add_metric(name="MembersCreated", unit=MetricUnit.Count, value=1)
-    logger.info("member created", extra={"member_id": item["member_id"]})
+    member_id = None
+    if idempotency_key is not None:
+        try:
+            member_id = idempotent_member_id(caller, idempotency_key)
+        except ValueError as err:
+            raise Unprocessable(
+                str(err), [{"loc": ["header", "Idempotency-Key"], "msg": str(err), "type": "value_error"}]
+            ) from None
+    item, created = _repo().create_once(fields, member_id)
+    if created:
+        metrics.add_metric(name="MembersCreated", unit=MetricUnit.Count, value=1)
+        logger.info("member created", extra={"member_id": item["member_id"]})
     return to_member(item)
 
 
@@ -133,7 +171,7 @@ def update_member(member_id: MemberId, update: MemberUpdate, if_match: IfMatch =
     expected = expected_version(update.version, if_match)
     current = _visible(caller, member_id)
     new_fields = merge_update(current, update)
-    if new_fields["regio"] != current.get("regio"):
+    if new_fields.get("regio") != current.get("regio"):
         check_region(caller, new_fields["regio"])
     check_privileged_changes(caller, current, new_fields)
     item = _repo().update(current, new_fields, expected)

@@ -1,42 +1,22 @@
-"""The club's fixed vocabularies (DESIGN.md, "Member record")."""
+"""The club's fixed vocabularies as enums, made from the field catalogue (`member_fields`).
+
+Used where a type is needed (query parameters, filters); the vocabularies themselves live
+only in the catalogue.
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-
-class Regio(StrEnum):
-    NOORD_HOLLAND = "Noord-Holland"
-    ZUID_HOLLAND = "Zuid-Holland"
-    FRIESLAND = "Friesland"
-    UTRECHT = "Utrecht"
-    OOST = "Oost"
-    LIMBURG = "Limburg"
-    GRONINGEN_DRENTHE = "Groningen/Drenthe"
-    BRABANT_ZEELAND = "Brabant/Zeeland"
-    DUITSLAND = "Duitsland"
-    OVERIG = "Overig"
+from hdcn_common.member_fields import FIELD_BY_NAME
 
 
-class Lidmaatschap(StrEnum):
-    GEWOON = "Gewoon lid"
-    GEZINS = "Gezins lid"
-    DONATEUR = "Donateur"
-    GEZINS_DONATEUR = "Gezins donateur"
-    ERELID = "Erelid"
-    OVERIG = "Overig"
+def _vocabulary_enum(name: str, field: str) -> type[StrEnum]:
+    return StrEnum(name, [(value, value) for value in FIELD_BY_NAME[field].vocabulary])  # type: ignore[return-value]
 
 
-class Status(StrEnum):
-    ACTIEF = "Actief"
-    OPGEZEGD = "Opgezegd"
-    WACHT_REGIO = "wachtRegio"
-    AANGEMELD = "Aangemeld"
-    GESCHORST = "Geschorst"
-    OVERIG = "Overig"
-
-
-class Clubblad(StrEnum):
-    DIGITAAL = "Digitaal"
-    PAPIER = "Papier"
-    GEEN = "Geen"
+# mypy cannot follow the functional API with a computed list; these are ordinary StrEnums at runtime.
+Regio = _vocabulary_enum("Regio", "regio")
+Lidmaatschap = _vocabulary_enum("Lidmaatschap", "lidmaatschap")
+Status = _vocabulary_enum("Status", "status")
+Clubblad = _vocabulary_enum("Clubblad", "clubblad")

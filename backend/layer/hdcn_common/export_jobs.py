@@ -81,6 +81,7 @@ def public_view(item: dict[str, Any]) -> dict[str, Any]:
         "bytes": job.get("bytes"),
         "files": job.get("files"),
         "regions": job.get("regions"),
+        "unconverted": job.get("unconverted", {}),
         "error": job.get("error"),
     }
 
@@ -277,13 +278,21 @@ class ExportJobs:
                 raise JobNotActive(job_id) from err
             raise
 
-    def succeed(self, job_id: str, rows: int, size: int, files: int, regions: dict[str, int]) -> None:
-        """running → succeeded, with what was published."""
+    def succeed(
+        self,
+        job_id: str,
+        rows: int,
+        size: int,
+        files: int,
+        regions: dict[str, int],
+        unconverted: dict[str, int] | None = None,
+    ) -> None:
+        """running → succeeded, with what was published (and per column, values that did not convert)."""
         self._finish(
             job_id,
             "succeeded",
-            {":rows": rows, ":bytes": size, ":files": files, ":regions": regions},
-            "#r = :rows, #b = :bytes, #f = :files, #rg = :regions",
+            {":rows": rows, ":bytes": size, ":files": files, ":regions": regions, ":unc": unconverted or {}},
+            "#r = :rows, #b = :bytes, #f = :files, #rg = :regions, unconverted = :unc",
             only_if_active=True,
         )
 

@@ -114,6 +114,8 @@ class Manifest:
     columns: list[str]
     files: list[PartFile] = field(default_factory=list)
     schema_version: int = SCHEMA_VERSION
+    # Per column, stored values that did not convert to its type (null in the file); counts only.
+    unconverted: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)

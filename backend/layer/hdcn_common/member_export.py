@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -96,6 +97,7 @@ def export_members(
         schema=export_schema(anonymize), publish=publish, max_buffered_rows=max_buffered_rows
     )
     rows = 0
+    unconverted: Counter[str] = Counter()
 
     def still_alive() -> None:
         # Heartbeat while the scan waits out throttling, with the rows written so far.
@@ -106,7 +108,7 @@ def export_members(
             if remaining_seconds() < MIN_REMAINING_SECONDS:
                 raise ExportFailed("the export ran out of time before the scan finished")
             if len(items):
-                writer.write(items_to_batch(items, today, anonymize))
+                writer.write(items_to_batch(items, today, anonymize, unconverted))
                 rows += len(items)
             progress(rows)
         parts = writer.close()
@@ -122,6 +124,7 @@ def export_members(
             bytes=sum(f.bytes for f in files),
             columns=export_schema(anonymize).names,
             files=files,
+            unconverted=dict(sorted(unconverted.items())),
         )
         # The manifest goes last: until it exists, no reader sees this export.
         s3.put_object(

@@ -17,10 +17,11 @@ import random
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,17 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
+
+from hdcn_common.member_fields import (
+    EMPTY_TOKENS,
+    FIELD_BY_NAME,
+    FIELDS,
+    PII_FIELDS,
+    FieldSpec,
+    Kind,
+    ReadState,
+    read_value,
+)
 
 UNKNOWN_REGIO = "Onbekend"
 THROTTLE_CODES = frozenset(
@@ -43,63 +55,35 @@ THROTTLE_CODES = frozenset(
 
 _DICT = pa.dictionary(pa.int32(), pa.string())
 _TS = pa.timestamp("us", tz="UTC")
+# Small numbers fit 16 bits; identifiers and versions get 32.
+_INT_TYPES = {"lidnummer": pa.int32(), "version": pa.int32()}
+_ARROW_TYPES = {
+    Kind.TEXT: pa.string(),
+    Kind.ENUM: _DICT,
+    Kind.DATE: pa.date32(),
+    Kind.YESNO: pa.bool_(),
+    Kind.TIMESTAMP: _TS,
+}
+# Computed from a date column, placed right after it: (name, source).
+_COMPUTED = {"geboortedatum": "leeftijd", "ingangsdatum": "jaren_lid"}
 
-# (column, Arrow type, DynamoDB source kind); computed columns have kind "computed".
-COLUMNS: list[tuple[str, pa.DataType, str]] = [
-    ("member_id", pa.string(), "S"),
-    ("lidnummer", pa.int32(), "N"),
-    ("voornaam", pa.string(), "S"),
-    ("tussenvoegsel", pa.string(), "S"),
-    ("achternaam", pa.string(), "S"),
-    ("initialen", pa.string(), "S"),
-    ("geboortedatum", pa.date32(), "date"),
-    ("leeftijd", pa.int16(), "computed"),
-    ("geslacht", _DICT, "enum"),
-    ("email", pa.string(), "S"),
-    ("telefoon", pa.string(), "S"),
-    ("straat", pa.string(), "S"),
-    ("postcode", pa.string(), "S"),
-    ("woonplaats", pa.string(), "S"),
-    ("land", _DICT, "enum"),
-    ("regio", _DICT, "enum"),
-    ("lidmaatschap", _DICT, "enum"),
-    ("status", _DICT, "enum"),
-    ("clubblad", _DICT, "enum"),
-    ("lid_sinds", pa.date32(), "date"),
-    ("jaren_lid", pa.int16(), "computed"),
-    ("motormerk", _DICT, "enum"),
-    ("motortype", _DICT, "enum"),
-    ("bouwjaar", pa.int16(), "N"),
-    ("kenteken", pa.string(), "S"),
-    ("bankrekeningnummer", pa.string(), "S"),
-    ("betaalwijze", _DICT, "enum"),
-    ("nieuwsbrief", pa.bool_(), "BOOL"),
-    ("privacy", pa.bool_(), "BOOL"),
-    ("notities", pa.string(), "S"),
-    ("created_at", _TS, "timestamp"),
-    ("updated_at", _TS, "timestamp"),
-    ("version", pa.int32(), "N"),
-]
+
+def _columns() -> list[tuple[str, pa.DataType, str]]:
+    """(column, Arrow type, kind) for every catalogue field, plus the computed ages."""
+    cols: list[tuple[str, pa.DataType, str]] = []
+    for spec in FIELDS:
+        typ = _INT_TYPES.get(spec.name, pa.int16()) if spec.kind is Kind.INTEGER else _ARROW_TYPES[spec.kind]
+        cols.append((spec.name, typ, spec.kind.value))
+        if spec.name in _COMPUTED:
+            cols.append((_COMPUTED[spec.name], pa.int16(), "computed"))
+    return cols
+
+
+# Derived from the field catalogue (hdcn_common.member_fields): a field added there is exported.
+COLUMNS: list[tuple[str, pa.DataType, str]] = _columns()
 
 # Direct identifiers and contact data: never in an anonymized export (leeftijd stays, the birth date goes).
-PII_COLUMNS = frozenset(
-    {
-        "member_id",
-        "lidnummer",
-        "voornaam",
-        "tussenvoegsel",
-        "achternaam",
-        "initialen",
-        "geboortedatum",
-        "email",
-        "telefoon",
-        "straat",
-        "postcode",
-        "kenteken",
-        "bankrekeningnummer",
-        "notities",
-    }
-)
+PII_COLUMNS = PII_FIELDS
 
 
 def export_schema(anonymize: bool = False) -> pa.Schema:
@@ -160,42 +144,63 @@ def _attr(items: pa.StructArray, name: str, kind: str) -> pa.Array:
     return pc.struct_field(items, [name, kind])
 
 
-def _strings(items: pa.StructArray, name: str) -> pa.Array:
-    # A number stored where a string belongs is kept as its text rather than dropped.
-    return pc.coalesce(_attr(items, name, "S"), _attr(items, name, "N"))
+_EMPTY_TOKENS = pa.array(sorted(EMPTY_TOKENS), pa.string())
 
 
-def _numbers(values: pa.Array, typ: pa.DataType) -> pa.Array:
-    """DynamoDB number strings → integers; a value that is not an integer becomes null."""
+def _raw_text(items: pa.StructArray, name: str) -> pa.Array:
+    """A field's stored text (a number stored where text belongs kept as its text), placeholders as null."""
+    raw = pc.coalesce(_attr(items, name, "S"), _attr(items, name, "N"))
+    placeholder = pc.is_in(pc.utf8_lower(pc.utf8_trim_whitespace(raw)), value_set=_EMPTY_TOKENS)
+    return pc.if_else(pc.fill_null(placeholder, False), pa.scalar(None, pa.string()), raw)
+
+
+def _python_fallback(values: pa.Array, spec: FieldSpec, typ: pa.DataType) -> pa.Array:
+    """Per-value conversion with the catalogue's tolerant reader, for what Arrow's kernels cannot take."""
+    out = []
+    for v in values.to_pylist():
+        result = read_value(spec, v)
+        ok = result.state in (ReadState.OK, ReadState.NORMALISABLE) and not isinstance(result.value, str)
+        out.append(result.value if ok else None)
+    return pa.array(out, type=typ if typ != _TS else None).cast(typ, safe=False)
+
+
+def _numbers(values: pa.Array, spec: FieldSpec, typ: pa.DataType) -> pa.Array:
+    """Stored numbers (as numbers or text) → integers; a value that is not one is null (and counted)."""
     try:
-        return values.cast(typ)
+        return values.cast(pa.int64()).cast(typ)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        out: list[int | None] = []
-        for v in values.to_pylist():
-            try:
-                out.append(int(float(v)) if v is not None else None)
-            except (TypeError, ValueError):
-                out.append(None)
-        return pa.array(out, pa.int64()).cast(typ, safe=False)
+        return _python_fallback(values, spec, pa.int64()).cast(typ, safe=False)
 
 
-def _dates(values: pa.Array) -> pa.Array:
+def _dates(values: pa.Array, spec: FieldSpec) -> pa.Array:
+    """ISO dates by Arrow (checked by formatting back: strptime is lenient), other forms by the reader."""
     parsed = pc.strptime(values, format="%Y-%m-%d", unit="s", error_is_null=True)
-    return parsed.cast(pa.date32())
+    exact = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), values)
+    iso = pc.if_else(pc.fill_null(exact, False), parsed, pa.scalar(None, parsed.type)).cast(pa.date32())
+    rest = pc.and_(pc.is_null(iso), pc.is_valid(values))
+    if not pc.any(rest).as_py():
+        return iso
+    other = _python_fallback(pc.if_else(rest, values, pa.scalar(None, pa.string())), spec, pa.date32())
+    return pc.coalesce(iso, other)
 
 
-def _timestamps(values: pa.Array) -> pa.Array:
+def _yesno(text: pa.Array) -> pa.Array:
+    """`Ja`/`Nee` (and the usual spellings) → booleans; anything else null."""
+    folded = pc.utf8_lower(pc.utf8_trim_whitespace(text))
+    yes = pc.is_in(folded, value_set=pa.array(["ja", "j", "yes", "true", "1"]))
+    no = pc.is_in(folded, value_set=pa.array(["nee", "n", "no", "false", "0"]))
+    return pc.if_else(yes, True, pc.if_else(no, False, pa.scalar(None, pa.bool_())))
+
+
+def _timestamps(values: pa.Array, spec: FieldSpec) -> pa.Array:
+    """Naive ISO text (the club's form, UTC) or text with an offset → UTC timestamps."""
     try:
-        return values.cast(_TS)
-    except pa.ArrowInvalid:
-        out: list[datetime | None] = []
-        for v in values.to_pylist():
-            try:
-                dt = datetime.fromisoformat(str(v)) if v else None
-                out.append(dt.astimezone(UTC) if dt and dt.tzinfo else dt.replace(tzinfo=UTC) if dt else None)
-            except ValueError:
-                out.append(None)
-        return pa.array(out, _TS)
+        naive = pc.strptime(values, format="%Y-%m-%dT%H:%M:%S", unit="us", error_is_null=True)
+        if naive.null_count == values.null_count:
+            return pc.assume_timezone(naive, "UTC").cast(_TS)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    return _python_fallback(values, spec, _TS)
 
 
 def _completed_years(since: pa.Array, today: date) -> pa.Array:
@@ -206,24 +211,43 @@ def _completed_years(since: pa.Array, today: date) -> pa.Array:
     return pc.subtract(years, pc.cast(not_yet, pa.int64())).cast(pa.int16())
 
 
-def items_to_batch(items: pa.StructArray, today: date, anonymize: bool = False) -> pa.RecordBatch:
-    """Scan items (a struct array from parse_scan_page) → one typed RecordBatch of the export schema."""
+def items_to_batch(
+    items: pa.StructArray,
+    today: date,
+    anonymize: bool = False,
+    unconverted: Counter[str] | None = None,
+) -> pa.RecordBatch:
+    """Scan items (a struct array from parse_scan_page) → one typed RecordBatch of the export schema.
+
+    Every value is kept in its column's type; a stored value that does not convert (a date
+    `31-02-1990`, a lidnummer `12a`) becomes null and is counted per column in `unconverted`,
+    so the job can report it. Placeholders such as `NA` and empty text are null, not counted.
+    """
     arrays: dict[str, pa.Array] = {}
     for name, typ, kind in COLUMNS:
-        if kind == "S":
-            arrays[name] = _strings(items, name)
-        elif kind == "N":
-            arrays[name] = _numbers(_attr(items, name, "N"), typ)
-        elif kind == "BOOL":
-            arrays[name] = _attr(items, name, "BOOL")
-        elif kind == "enum":
-            arrays[name] = _strings(items, name).dictionary_encode()
-        elif kind == "date":
-            arrays[name] = _dates(_attr(items, name, "S"))
-        elif kind == "timestamp":
-            arrays[name] = _timestamps(_attr(items, name, "S"))
+        if kind == "computed":
+            continue
+        spec = FIELD_BY_NAME[name]
+        text = _raw_text(items, name)
+        if kind == Kind.TEXT:
+            value = text
+        elif kind == Kind.ENUM:
+            value = text.dictionary_encode()
+        elif kind == Kind.INTEGER:
+            value = _numbers(text, spec, typ)
+        elif kind == Kind.YESNO:
+            value = pc.coalesce(_yesno(text), _attr(items, name, "BOOL"))
+        elif kind == Kind.DATE:
+            value = _dates(text, spec)
+        else:
+            value = _timestamps(text, spec)
+        arrays[name] = value
+        if unconverted is not None and kind not in (Kind.TEXT, Kind.ENUM):
+            lost = pc.sum(pc.and_(pc.is_valid(text), pc.is_null(value))).as_py() or 0
+            if lost:
+                unconverted[name] += lost
     arrays["leeftijd"] = _completed_years(arrays["geboortedatum"], today)
-    arrays["jaren_lid"] = _completed_years(arrays["lid_sinds"], today)
+    arrays["jaren_lid"] = _completed_years(arrays["ingangsdatum"], today)
     schema = export_schema(anonymize)
     return pa.RecordBatch.from_arrays([arrays[f.name] for f in schema], schema=schema)
 

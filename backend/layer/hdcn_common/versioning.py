@@ -13,7 +13,7 @@ _IF_MATCH = re.compile(r'^\s*(?:W/)?"?([0-9]{1,9})"?\s*$')
 
 def parse_if_match(value: str) -> int:
     m = _IF_MATCH.match(value)
-    if not m or int(m.group(1)) < 1:
+    if not m:
         raise Unprocessable(
             "If-Match must be the version number that was read",
             [{"loc": ["header", "If-Match"], "msg": "not a version number", "type": "value_error"}],
