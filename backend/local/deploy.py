@@ -85,8 +85,12 @@ def package_template(endpoint: str) -> dict[str, Any]:
     return template
 
 
-def deploy(endpoint: str) -> LocalStack:
-    """Create the stack from the template and return its outputs; demo users included."""
+def deploy(endpoint: str, parameters: dict[str, str] | None = None, demo_users: bool = True) -> LocalStack:
+    """Create the stack from the template and return its outputs; demo users included.
+
+    `parameters` are the template's parameter overrides (the adoption parameters, say), as
+    `sam deploy --parameter-overrides` would pass them.
+    """
     # ECR repository lives outside the stack (the image must exist before the function).
     ecr = aws_client("ecr", endpoint)
     ecr.create_repository(repositoryName=IMAGE_REPOSITORY, imageScanningConfiguration={"scanOnPush": True})
@@ -97,6 +101,7 @@ def deploy(endpoint: str) -> LocalStack:
         StackName=STACK_NAME,
         TemplateBody=json.dumps(template),
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()],
         Tags=[{"Key": "project", "Value": "hdcn"}],
     )
     stack = cfn.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
@@ -104,7 +109,10 @@ def deploy(endpoint: str) -> LocalStack:
         raise RuntimeError(f"local stack ended {stack['StackStatus']}: {stack.get('StackStatusReason', '')}")
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     resources = cfn.describe_stack_resources(StackName=STACK_NAME)["StackResources"]
-    physical = {r["LogicalResourceId"]: r.get("PhysicalResourceId", "") for r in resources}
+    # moto lists resources it skipped (a false Condition, say) as rows without a logical id.
+    physical = {
+        r["LogicalResourceId"]: r.get("PhysicalResourceId", "") for r in resources if "LogicalResourceId" in r
+    }
     # moto's CloudFormation drops some table and bucket properties (TTL, PITR, public-access
     # block, lifecycle, ...): apply them as the template sets them.
     made = {
@@ -114,7 +122,8 @@ def deploy(endpoint: str) -> LocalStack:
     }
     apply_template_properties(template, made, aws_client("dynamodb", endpoint), aws_client("s3", endpoint))
     local = LocalStack(endpoint=endpoint, outputs=outputs, physical_ids=physical)
-    create_demo_users(local)
+    if demo_users:
+        create_demo_users(local)
     return local
 
 
