@@ -321,11 +321,11 @@ def to_plain(item: dict[str, Any]) -> dict[str, Any]:
 def problems_of(item: dict[str, Any]) -> list[FieldProblem]:
     """The catalogue fields whose stored values are not in the stored form (or not readable at all)."""
     found = []
-    for name, raw in item.items():
-        spec = FIELD_BY_NAME.get(name)
-        if spec is None:
+    for spec in FIELDS:  # catalogue order, whatever order DynamoDB returns attributes in
+        name = spec.name
+        if name not in item:
             continue
-        state = read_value(spec, raw).state
+        state = read_value(spec, item[name]).state
         if state is ReadState.NORMALISABLE:
             found.append(FieldProblem(field=name, state="normalisable"))
         elif state is ReadState.INVALID:
