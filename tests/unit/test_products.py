@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -115,3 +116,34 @@ def test_catalogue_is_public_and_writes_need_products_crud(member_tables: Member
     assert _call("POST", "/products", "Members_CRUD,Regio_All", body)[0] == 403
     assert _call("POST", "/products", "Products_CRUD", body)[0] == 201
     assert _call("PUT", f"/products/{pid}", "Products_CRUD", {"stock": 1})[0] == 422  # no version sent
+
+
+def test_a_product_of_the_clubs_old_functions_reads_and_updates_keeping_its_values(
+    member_tables: MemberTables,
+) -> None:
+    # GIVEN a product as the club's old functions stored it (price in euros, its own fields, no version)
+    repo = _repo()
+    old = {
+        "product_id": "oud-1",
+        "name": "Clubpatch",
+        "price": Decimal("12.50"),
+        "groep": "Kleding",
+        "image_url": "https://example.invalid/p.png",
+        "active": True,
+        "createdAt": "2024-05-01T10:00:00.123456",
+    }
+    repo.table.put_item(Item=old)
+    # WHEN read THEN every value is there as stored, version 0
+    shown = to_product(repo.get("oud-1") or {}).model_dump()
+    assert shown["price"] == 12.5 and shown["groep"] == "Kleding" and shown["version"] == 0
+    # WHEN only the stock changes THEN the rest is stored exactly as it was (12.50 stays 12.50)
+    current = repo.get("oud-1") or {}
+    repo.update(current, merge_update(current, ProductUpdate(stock=7, version=0)), 0)
+    stored = repo.get("oud-1") or {}
+    assert stored["price"] == Decimal("12.50") and stored["stock"] == 7 and stored["version"] == 1
+    assert {k: stored[k] for k in ("groep", "image_url", "createdAt")} == {
+        k: old[k] for k in ("groep", "image_url", "createdAt")
+    }
+    # AND a second writer who read the unversioned product is refused
+    with pytest.raises(VersionConflict):
+        repo.update(current, merge_update(current, ProductUpdate(stock=8)), 0)

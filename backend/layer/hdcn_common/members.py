@@ -19,8 +19,6 @@ import hashlib
 import json
 import re
 import uuid
-from base64 import b64encode
-from decimal import Decimal
 from functools import partial
 from typing import Annotated, Any, Literal
 
@@ -62,6 +60,7 @@ from hdcn_common.records import (
     RecordNotFound,
     VersionConflict,
     cancellation_codes,
+    plain_item,
 )
 from hdcn_common.validators import normalize_email
 
@@ -289,33 +288,12 @@ def merge_update(current: dict[str, Any], update: MemberUpdate) -> dict[str, Any
     return merged
 
 
-def plain_value(value: Any) -> Any:
-    """A DynamoDB value as JSON can carry it: Decimals as numbers, sets as sorted lists, bytes as base64."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, set | frozenset):
-        return sorted((plain_value(v) for v in value), key=str)
-    if isinstance(value, list):
-        return [plain_value(v) for v in value]
-    if isinstance(value, dict):
-        return {k: plain_value(v) for k, v in value.items()}
-    if isinstance(value, bytes | bytearray):
-        return b64encode(bytes(value)).decode()
-    if hasattr(value, "value") and isinstance(value.value, bytes):  # boto3's Binary
-        return b64encode(value.value).decode()
-    return value
-
-
 def storable(item: dict[str, Any]) -> dict[str, Any]:
     """The item as DynamoDB will take it: an empty string (the sheet's "unknown") in an index key is left out.
 
     DynamoDB refuses the whole write otherwise; the value meant nothing, so nothing is lost.
     """
     return {k: v for k, v in item.items() if not (k in INDEX_KEYS and v == "")}
-
-
-def to_plain(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: plain_value(v) for k, v in item.items()}
 
 
 def problems_of(item: dict[str, Any]) -> list[FieldProblem]:
@@ -341,7 +319,7 @@ def version_of(item: dict[str, Any]) -> int:
 
 
 def to_member(item: dict[str, Any]) -> Member:
-    data = to_plain(item)
+    data = plain_item(item)
     data["version"] = version_of(item)
     data["problems"] = problems_of(item)
     return Member.model_validate(data)

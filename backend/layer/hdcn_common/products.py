@@ -13,10 +13,10 @@ from typing import Annotated, Any
 
 from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from hdcn_common.pagination import decode_cursor, encode_cursor
-from hdcn_common.records import InvalidRecord, RecordNotFound, VersionConflict, validation_details
+from hdcn_common.records import InvalidRecord, RecordNotFound, VersionConflict, plain_item
 
 SERVER_FIELDS = frozenset({"product_id", "created_at", "updated_at", "version"})
 MAX_SCAN_ROUNDS = 40
@@ -53,23 +53,29 @@ class ProductCreate(ProductFields):
 class ProductUpdate(ProductFields):
     """Body of PUT /products/{id}: the fields to change and the version that was read."""
 
-    version: Annotated[int, Field(ge=1, le=10**9)] | None = None
+    version: Annotated[int, Field(ge=0, le=10**9)] | None = None
 
 
 class Product(BaseModel):
-    """A product as the API returns it."""
+    """A product as the API returns it: every stored attribute as stored.
+
+    The club's own `Producten` table holds products its old functions wrote (`price` in euros,
+    `groep`, `image_url`, ...): they are returned as they are, never refused or trimmed.
+    """
+
+    model_config = ConfigDict(extra="allow")
 
     product_id: str
-    name: str
-    description: str
-    price_cents: int
-    stock: int
-    category: str
-    images: list[str]
-    active: bool
-    created_at: str
-    updated_at: str
-    version: int
+    name: Any = None
+    description: Any = None
+    price_cents: Any = None
+    stock: Any = None
+    category: Any = None
+    images: Any = None
+    active: Any = None
+    created_at: Any = None
+    updated_at: Any = None
+    version: int = 0
 
 
 class ProductPage(BaseModel):
@@ -79,27 +85,32 @@ class ProductPage(BaseModel):
     next_cursor: str | None = None
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value)
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
+def version_of(item: dict[str, Any]) -> int:
+    """The record's version; 0 for a product no function of this project has written."""
+    raw = item.get("version")
+    return int(raw) if isinstance(raw, int | Decimal) and not isinstance(raw, bool) else 0
 
 
 def to_product(item: dict[str, Any]) -> Product:
-    return Product.model_validate({k: _plain(v) for k, v in item.items()})
+    return Product.model_validate({**plain_item(item), "version": version_of(item)})
 
 
 def merge_update(current: dict[str, Any], update: ProductUpdate) -> dict[str, Any]:
-    """The product after `update` (nulls are refused: every product field is required)."""
+    """The stored product after `update`: only the sent fields change, everything else is kept as stored.
+
+    A null for a field every product of ours has is refused (there is nothing to show instead).
+    """
     changes = update.model_dump(mode="json", exclude_unset=True, exclude={"version"})
-    merged = {k: _plain(v) for k, v in current.items() if k not in SERVER_FIELDS}
+    missing = [
+        {"loc": ["body", k], "msg": "Field required", "type": "missing"}
+        for k, v in changes.items()
+        if v is None
+    ]
+    if missing:
+        raise InvalidRecord(missing)
+    merged = {k: v for k, v in current.items() if k not in SERVER_FIELDS}
     merged.update(changes)
-    try:
-        return ProductCreate.model_validate(merged).model_dump(mode="json")
-    except ValidationError as err:
-        raise InvalidRecord(validation_details(err)) from None
+    return merged
 
 
 def _now() -> str:
@@ -113,8 +124,9 @@ class ProductRepository:
         self.table = products_table
 
     def get(self, product_id: str) -> dict[str, Any] | None:
+        """The stored item exactly as DynamoDB holds it (boto3 types), or None."""
         item = self.table.get_item(Key={"product_id": product_id}, ConsistentRead=True).get("Item")
-        return {k: _plain(v) for k, v in item.items()} if item else None
+        return dict(item) if item else None
 
     def list(
         self, limit: int, cursor: str | None, include_inactive: bool
@@ -130,7 +142,7 @@ class ProductRepository:
             if key:
                 kwargs["ExclusiveStartKey"] = key
             res = self.table.scan(**kwargs)
-            found.extend({k: _plain(v) for k, v in i.items()} for i in res.get("Items", []))
+            found.extend(dict(i) for i in res.get("Items", []))
             key = res.get("LastEvaluatedKey")
             if not key or len(found) >= limit:
                 break
@@ -146,8 +158,8 @@ class ProductRepository:
         self, current: dict[str, Any], new_fields: dict[str, Any], expected_version: int
     ) -> dict[str, Any]:
         """Replace the product's fields if its version is still `expected_version`."""
-        if int(current["version"]) != expected_version:
-            raise VersionConflict(int(current["version"]))
+        if version_of(current) != expected_version:
+            raise VersionConflict(version_of(current))
         item = {
             **new_fields,
             "product_id": current["product_id"],
@@ -156,12 +168,7 @@ class ProductRepository:
             "version": expected_version + 1,
         }
         try:
-            self.table.put_item(
-                Item=item,
-                ConditionExpression="attribute_exists(product_id) AND #ver = :expected",
-                ExpressionAttributeNames={"#ver": "version"},
-                ExpressionAttributeValues={":expected": expected_version},
-            )
+            self.table.put_item(Item=item, **_version_guard(current))
         except ClientError as err:
             if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 raise self._conflict(str(current["product_id"])) from None
@@ -170,15 +177,11 @@ class ProductRepository:
 
     def delete(self, current: dict[str, Any], expected_version: int | None) -> None:
         product_id = str(current["product_id"])
-        if expected_version is not None and int(current["version"]) != expected_version:
-            raise VersionConflict(int(current["version"]))
+        if expected_version is not None and version_of(current) != expected_version:
+            raise VersionConflict(version_of(current))
         kwargs: dict[str, Any] = {"ConditionExpression": "attribute_exists(product_id)"}
         if expected_version is not None:
-            kwargs = {
-                "ConditionExpression": "attribute_exists(product_id) AND #ver = :expected",
-                "ExpressionAttributeNames": {"#ver": "version"},
-                "ExpressionAttributeValues": {":expected": expected_version},
-            }
+            kwargs = _version_guard(current)
         try:
             self.table.delete_item(Key={"product_id": product_id}, **kwargs)
         except ClientError as err:
@@ -190,4 +193,18 @@ class ProductRepository:
         now = self.get(product_id)
         if now is None:
             return RecordNotFound()
-        return VersionConflict(int(now["version"]))
+        return VersionConflict(version_of(now))
+
+
+def _version_guard(current: dict[str, Any]) -> dict[str, Any]:
+    """Write only if the product still has the version read (a product never versioned: still none)."""
+    if "version" not in current:
+        return {
+            "ConditionExpression": "attribute_exists(product_id) AND attribute_not_exists(#ver)",
+            "ExpressionAttributeNames": {"#ver": "version"},
+        }
+    return {
+        "ConditionExpression": "attribute_exists(product_id) AND #ver = :expected",
+        "ExpressionAttributeNames": {"#ver": "version"},
+        "ExpressionAttributeValues": {":expected": current["version"]},
+    }

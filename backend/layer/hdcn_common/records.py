@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from base64 import b64encode
+from decimal import Decimal
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -37,6 +39,28 @@ class InvalidRecord(Exception):
     def __init__(self, details: list[dict[str, Any]]) -> None:
         super().__init__("invalid record")
         self.details = details
+
+
+def plain_value(value: Any) -> Any:
+    """A DynamoDB value as JSON can carry it: Decimals as numbers, sets as sorted lists, bytes as base64."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, set | frozenset):
+        return sorted((plain_value(v) for v in value), key=str)
+    if isinstance(value, list):
+        return [plain_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain_value(v) for k, v in value.items()}
+    if isinstance(value, bytes | bytearray):
+        return b64encode(bytes(value)).decode()
+    if hasattr(value, "value") and isinstance(value.value, bytes):  # boto3's Binary
+        return b64encode(value.value).decode()
+    return value
+
+
+def plain_item(item: dict[str, Any]) -> dict[str, Any]:
+    """A stored item as JSON can carry it (see `plain_value`)."""
+    return {k: plain_value(v) for k, v in item.items()}
 
 
 def validation_details(err: ValidationError, prefix: str = "body") -> list[dict[str, Any]]:
