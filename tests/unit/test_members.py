@@ -277,3 +277,28 @@ def test_odd_searches_find_nothing_rather_than_fail(member_tables: MemberTables,
     items, _ = member_tables.repo.list(["Utrecht"], MemberFilter(q=q), 10, None)
     assert items == [] or q.strip() == ""
     assert member_tables.repo.find_by_email("   ") is None
+
+
+def test_a_replayed_create_with_its_idempotency_key_returns_the_first_answer(
+    member_tables: MemberTables,
+) -> None:
+    # GIVEN a create sent with an Idempotency-Key
+    event = _event("POST", "/members", "Members_CRUD,Regio_All", valid_body())
+    event["headers"]["Idempotency-Key"] = "form-3f1c9a7e"
+    first_status, first = _call(event)
+    assert first_status == 201
+    # WHEN the same request is sent again (a retry after a lost answer) THEN the first answer, not a 409
+    again_status, again = _call(event)
+    assert again_status == 201 and again["member_id"] == first["member_id"]
+    assert again["lidnummer"] == first["lidnummer"]
+    # AND only one member holds that email
+    assert member_tables.repo.find_by_email(first["email"]) == first["member_id"]
+    # WHEN the key comes back with another body THEN 422, nothing created
+    other = _event("POST", "/members", "Members_CRUD,Regio_All", valid_body())
+    other["headers"]["Idempotency-Key"] = "form-3f1c9a7e"
+    status, body = _call(other)
+    assert status == 422 and body["error"]["code"] == "idempotency_key_reused"
+    # AND a malformed key is refused before anything is written
+    bad = _event("POST", "/members", "Members_CRUD,Regio_All", valid_body())
+    bad["headers"]["Idempotency-Key"] = "x"
+    assert _call(bad)[0] == 422
