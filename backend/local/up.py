@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -50,12 +51,24 @@ def local_env(aws_endpoint: str, lambda_endpoint: str, region: str) -> dict[str,
     }
 
 
+class NoLocalStack(FileNotFoundError):
+    """No running local stack wrote its state into the state directory."""
+
+
 def read_state(state_dir: Path) -> dict[str, Any]:
     """What a running local stack wrote about itself (endpoints, outputs, demo users)."""
     path = state_dir / STATE_FILE
-    if not path.exists():
-        raise FileNotFoundError(f"no local stack state at {path}: start one with `hdcn local up`")
-    data: dict[str, Any] = json.loads(path.read_text())
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise NoLocalStack(
+            f"no local stack is running with state directory {state_dir}: start one with"
+            " `hdcn local up`, or pass the --state-dir it was started with"
+        ) from None
+    except ValueError:
+        raise NoLocalStack(
+            f"the local stack state in {path} is unreadable: restart `hdcn local up`"
+        ) from None
     return data
 
 
@@ -206,7 +219,7 @@ def run(
     state_path.write_text(json.dumps(state, indent=2))
 
     console_proc = start_console(ports, state, log_dir) if console else None
-    _print_banner(state, time.time() - started)
+    _print_banner(state, time.time() - started, state_dir)
 
     stop = threading.Event()
     data.autosave(autosave_seconds, stop)
@@ -251,7 +264,10 @@ def stack_dynamodb(endpoint: str) -> Any:
     return boto3.resource("dynamodb", endpoint_url=endpoint)
 
 
-def _print_banner(state: dict[str, Any], seconds: float) -> None:
+def _print_banner(state: dict[str, Any], seconds: float, state_dir: Path) -> None:
+    # `hdcn token` finds the stack through its state directory: name it unless it is the default.
+    default_dir = (REPO_ROOT / ".hdcn").resolve()
+    where = "" if state_dir.resolve() == default_dir else f" --state-dir {shlex.quote(str(state_dir))}"
     users = "\n".join(f"    {u:<14} {', '.join(g)}" for u, g in state["demo_users"].items())
     console = state["console_url"] or "(not started: --no-console)"
     print(
@@ -264,7 +280,7 @@ H-DCN local stack is up ({seconds:.1f} s) — stack {state["stack_name"]} in {st
   data       {state["data"]} (saved on stop and every minute; --fresh ignores it)
   demo users (password {state["demo_password"]}):
 {users}
-  token      curl -H "Authorization: $(hdcn token --user staff)" {state["api_url"]}/members
+  token      curl -H "Authorization: $(hdcn token --user staff{where})" {state["api_url"]}/members
 Ctrl-C stops everything.
 """,
         flush=True,
