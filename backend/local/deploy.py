@@ -85,8 +85,11 @@ def package_template(endpoint: str) -> dict[str, Any]:
     return template
 
 
-def deploy(endpoint: str) -> LocalStack:
-    """Create the stack from the template and return its outputs; demo users included."""
+def deploy(endpoint: str, parameters: dict[str, str] | None = None) -> LocalStack:
+    """Create the stack from the template and return its outputs; demo users included.
+
+    `parameters` override the template's parameter defaults, as `sam deploy --parameter-overrides`.
+    """
     # ECR repository lives outside the stack (the image must exist before the function).
     ecr = aws_client("ecr", endpoint)
     ecr.create_repository(repositoryName=IMAGE_REPOSITORY, imageScanningConfiguration={"scanOnPush": True})
@@ -98,6 +101,7 @@ def deploy(endpoint: str) -> LocalStack:
         TemplateBody=json.dumps(template),
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
         Tags=[{"Key": "project", "Value": "hdcn"}],
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()],
     )
     stack = cfn.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
     if stack["StackStatus"] != "CREATE_COMPLETE":

@@ -118,11 +118,18 @@ def run(
     fresh: bool = False,
     autosave_seconds: float = 60.0,
     fault_proxy_port: int | None = None,
+    parameters: dict[str, str] | None = None,
 ) -> int:
     """Bring the stack up, then wait for SIGINT/SIGTERM and take it down."""
-    state_dir.mkdir(parents=True, exist_ok=True)
+    from backend.local.persistence import secure_dir, secure_tree
+
+    # The state folder holds the club's member data and the demo password: this user's only.
+    # The umask covers what moto, the console and the logs create in it as well.
+    os.umask(0o077)
+    secure_dir(state_dir)
     log_dir = state_dir / "logs"
-    log_dir.mkdir(exist_ok=True)
+    secure_dir(log_dir)
+    secure_tree(log_dir)
     logging.basicConfig(
         level=logging.INFO,
         filename=log_dir / "local.log",
@@ -155,7 +162,7 @@ def run(
     from backend.local.seed import seed_tables
     from backend.local.template import load_template, routes
 
-    stack = deploy(aws_endpoint)
+    stack = deploy(aws_endpoint, parameters)
     outputs = stack.outputs
     lam = aws_client("lambda", aws_endpoint)
     template = load_template()
@@ -216,13 +223,17 @@ def run(
         "demo_password": DEMO_PASSWORD,
     }
     state_path = state_dir / STATE_FILE
-    state_path.write_text(json.dumps(state, indent=2))
+    # Written beside and renamed: a reader (hdcn token, the launcher) never sees half a file.
+    partial = state_path.with_suffix(".tmp")
+    partial.write_text(json.dumps(state, indent=2))
+    os.chmod(partial, 0o600)
+    partial.replace(state_path)
 
     console_proc = start_console(ports, state, log_dir) if console else None
     _print_banner(state, time.time() - started, state_dir)
 
     stop = threading.Event()
-    data.autosave(autosave_seconds, stop)
+    data.autosave(autosave_seconds, stop, tell=_say)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
@@ -249,13 +260,18 @@ def run(
             if unfinished:
                 print(f"{unfinished} request(s) still running after {api_timeout} s", flush=True)
         runtime.stop()
-        data.save()
+        saved = data.save_at_stop(_say)
         if fault_proxy_port is not None:
             fault_proxy.shutdown()
         moto.stop()
         state_path.unlink(missing_ok=True)
-        print("stopped.", flush=True)
-    return 0
+        print("stopped." if saved else "stopped, but the data of this run was NOT saved.", flush=True)
+    return 0 if saved else 1
+
+
+def _say(message: str) -> None:
+    """A line for the person running the stack (the terminal) and the log."""
+    print(message, flush=True)
 
 
 def stack_dynamodb(endpoint: str) -> Any:
@@ -277,7 +293,7 @@ H-DCN local stack is up ({seconds:.1f} s) — stack {state["stack_name"]} in {st
   console    {console}
   AWS        {state["aws_endpoint"]}     (moto; export AWS_ENDPOINT_URL={state["aws_endpoint"]})
   Lambda     {state["lambda_endpoint"]}
-  data       {state["data"]} (saved on stop and every minute; --fresh ignores it)
+  data       {state["data"]} (saved on stop and every minute, 0600 files; --fresh ignores it)
   demo users (password {state["demo_password"]}):
 {users}
   token      curl -H "Authorization: $(hdcn token --user staff{where})" {state["api_url"]}/members
@@ -306,6 +322,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fault-proxy-port", type=int, help="route the functions' AWS calls through a fault proxy"
     )
+    parser.add_argument(
+        "--parameter-overrides",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="template parameters, as `sam deploy --parameter-overrides` (e.g. ExportsToKeep=2)",
+    )
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, str]:
+    """`Key=Value` pairs into a dict; SystemExit naming a pair without `=`."""
+    overrides: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--parameter-overrides: {pair!r} is not KEY=VALUE")
+        overrides[key] = value
+    return overrides
 
 
 def run_from_args(args: argparse.Namespace) -> int:
@@ -320,6 +354,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         args.fresh,
         args.autosave_seconds,
         args.fault_proxy_port,
+        parse_overrides(args.parameter_overrides),
     )
 
 
