@@ -287,13 +287,13 @@ class LocalData:
             self.last_error = None
         return True
 
-    def save_at_stop(self, tell: Callable[[str], None]) -> bool:
-        """The final save, retried a few times; True if it succeeded."""
+    def save_at_stop(self, tell: Callable[[str], None], pause: float = 1.0) -> bool:
+        """The final save, retried a few times `pause` seconds apart; True if it succeeded."""
         for attempt in range(1, SAVE_ATTEMPTS_AT_STOP + 1):
             if self.save_or_report(tell):
                 return True
             if attempt < SAVE_ATTEMPTS_AT_STOP:
-                time.sleep(1.0)
+                time.sleep(pause)
         tell(f"ERROR: the data could not be saved at stop; {self.path} holds the last good save")
         return False
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import sys
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hdcn_common.exports import ExportOptions
+from hdcn_common import export_jobs as export_jobs_module
+from hdcn_common.exports import ExportOptions, new_export_id
 
 from backend.local.template import REPO_ROOT
 from tests.unit.aws_fixtures import ExportEnv
@@ -104,7 +107,15 @@ def test_regional_reader_gets_urls_for_their_region_only(export_env: ExportEnv) 
     assert body["rows"] == len(export_env.members) and len(body["files"]) == 10
 
 
-def test_latest_skips_exports_without_the_callers_regions(export_env: ExportEnv) -> None:
+def test_latest_skips_exports_without_the_callers_regions(
+    export_env: ExportEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Export ids are UTC seconds plus randomness: two made in one second would sort by chance.
+    seconds = itertools.count()
+    start = datetime(2026, 11, 25, 21, 0, tzinfo=UTC)
+    monkeypatch.setattr(
+        export_jobs_module, "new_export_id", lambda: new_export_id(start + timedelta(seconds=next(seconds)))
+    )
     # GIVEN a full export, then a newer one of Limburg only
     full = _publish(export_env)
     limburg = _publish(export_env, regio="Limburg")

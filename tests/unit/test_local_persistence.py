@@ -156,5 +156,5 @@ def test_the_save_at_stop_says_when_it_never_succeeded(
 
     data.save = broken  # type: ignore[method-assign]
     told: list[str] = []
-    assert data.save_at_stop(told.append) is False
+    assert data.save_at_stop(told.append, pause=0) is False
     assert told[-1].startswith("ERROR: the data could not be saved at stop")
