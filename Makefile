@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit integration e2e clean venv
+.PHONY: run test lint typecheck unit integration e2e clean venv browser-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,10 +30,15 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/pytest -m "integration" -q
 
-e2e: $(STAMP)
+# First, with the system Python and before the venv: no Chromium means no browser tests, so
+# say so (with the install command) in the first second instead of after the whole suite.
+browser-check:
+	@$(PYTHON) tests/browser.py
+
+e2e: browser-check $(STAMP)
 	$(BIN)/pytest -m "e2e" -q
 
-test: lint typecheck $(STAMP)
+test: browser-check lint typecheck $(STAMP)
 	$(BIN)/pytest -q
 
 clean:

@@ -76,8 +76,41 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except Exception as err:  # known causes become one line; the rest re-raise
+        message = user_error(err, args)
+        if message is None:
+            raise
+        print(f"hdcn {args.command}: {message}", file=sys.stderr)
+        return 2
     return code
+
+
+def user_error(err: Exception, args: argparse.Namespace) -> str | None:
+    """One line saying what went wrong and what to do, for errors an operator causes (else None)."""
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, NoRegionError
+
+    from backend.local.up import NoLocalStack
+
+    state_dir = getattr(args, "state_dir", None)
+    if isinstance(err, NoLocalStack):
+        return str(err)
+    if isinstance(err, NoCredentialsError | NoRegionError):
+        local = f" (none is running with state directory {state_dir})" if state_dir else ""
+        return (
+            f"no local stack{local} and no AWS credentials for the real one: start the local stack with"
+            " `hdcn local up` (or pass its --state-dir), or configure AWS credentials"
+        )
+    if isinstance(err, EndpointConnectionError):
+        return (
+            f"cannot reach {err.kwargs.get('endpoint_url')}: the local stack has stopped"
+            " (start it with `hdcn local up`) or the network is down"
+        )
+    if isinstance(err, ClientError):
+        error = err.response.get("Error", {})
+        return f"{err.operation_name} failed: {error.get('Code', 'error')}: {error.get('Message', '')}"
+    return None
 
 
 if __name__ == "__main__":

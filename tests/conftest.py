@@ -13,10 +13,17 @@ import requests
 
 from backend.local.launcher import LocalStackProcess, free_port
 from backend.local.launcher import id_token as demo_id_token
+from tests.browser import MISSING, find_chromium
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 __all__ = ["REPO_ROOT", "free_port"]  # imported by tests that start stacks of their own
 TEST_MEMBERS = 300
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Stop before any test (and before the local stack starts) when browser tests cannot run."""
+    if any(item.get_closest_marker("e2e") for item in session.items) and find_chromium() is None:
+        pytest.exit(MISSING, returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 @pytest.fixture(scope="session")

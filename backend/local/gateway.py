@@ -236,16 +236,42 @@ class LambdaEndpoint:
         return 200, json_type, json.dumps(result).encode()
 
 
+def _body_length(header: str | None) -> tuple[int, tuple[int, dict[str, str], bytes] | None]:
+    """The request body's length from Content-Length, or the gateway's refusal of the header.
+
+    API Gateway answers a Content-Length that is not a number with 400 and one above its
+    10 MB payload limit with 413, before reading the body.
+    """
+    if header is None or header.strip() == "":
+        return 0, None
+    text = header.strip()
+    if not text.isascii() or not text.isdigit():
+        return 0, _gateway_error(400, "BAD_REQUEST", "Invalid Content-Length")
+    text = text.lstrip("0") or "0"
+    # Compare digit counts first: int() of a 100,000-digit header is itself slow.
+    if len(text) > len(str(API_GATEWAY_MAX_BODY)) or int(text) > API_GATEWAY_MAX_BODY:
+        return 0, _gateway_error(413, "REQUEST_TOO_LARGE", "Request Too Large")
+    return int(text), None
+
+
 def _make_handler(app: Any) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "hdcn-local"
 
         def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
+            length, refusal = _body_length(self.headers.get("Content-Length"))
             server = self.server
             assert isinstance(server, LocalServer)
+            if refusal is not None:
+                # The body cannot be read (or must not be): answer and close, as API Gateway does,
+                # instead of a ValueError/MemoryError that drops the connection.
+                self.close_connection = True
+                status, out_headers, out = refusal
+                out_headers["Connection"] = "close"
+                self._reply(status, out_headers, out)
+                return
+            body = self.rfile.read(length) if length else b""
             if not server.enter():
                 # Stopping: a request on a kept-alive connection is refused with a retry hint,
                 # never half-run after the data was saved.
@@ -260,6 +286,9 @@ def _make_handler(app: Any) -> type[BaseHTTPRequestHandler]:
                     status, out_headers, out = self._dispatch(body)
                 finally:
                     server.leave()
+            self._reply(status, out_headers, out)
+
+        def _reply(self, status: int, out_headers: dict[str, str], out: bytes) -> None:
             self.send_response(
                 status, HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
             )

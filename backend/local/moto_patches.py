@@ -20,6 +20,11 @@ _DYNAMODB_LOCK = threading.RLock()
 _installed = False
 
 
+def dynamodb_lock() -> threading.RLock:
+    """The lock moto's DynamoDB requests run under: hold it to read the tables consistently."""
+    return _DYNAMODB_LOCK
+
+
 def install() -> None:
     """Serialise moto's DynamoDB request handling (idempotent; call before the server starts)."""
     global _installed

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,14 +133,31 @@ def routes(template: dict[str, Any]) -> list[Route]:
     return found
 
 
+_TRANSFORMS: dict[str, dict[str, Any]] = {}
+_TRANSFORM_LOCK = threading.Lock()
+
+
 def transform_template(
     template: dict[str, Any], region: str, parameter_values: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Run the SAM transform offline, as CloudFormation would at deploy time."""
-    # A session only for its region: the translator reads no credentials unless the
-    # template names an AWS managed policy by bare name, which ours never does.
-    translator = Translator(None, Parser(), boto_session=boto3.Session(region_name=region))
-    result: dict[str, Any] = translator.translate(
-        copy.deepcopy(template), parameter_values=dict(parameter_values or {}), get_managed_policy_map=dict
-    )
+    """Run the SAM transform offline, as CloudFormation would at deploy time; a copy the caller may change."""
+    # The transform is a pure function of its input and takes ~0.2 s; the unit tests deploy the
+    # same template dozens of times: transform each distinct input once.
+    key = json.dumps([template, region, parameter_values or {}], sort_keys=True, default=repr)
+    with _TRANSFORM_LOCK:
+        cached = _TRANSFORMS.get(key)
+    if cached is None:
+        # A session only for its region: the translator reads no credentials unless the
+        # template names an AWS managed policy by bare name, which ours never does.
+        translator = Translator(None, Parser(), boto_session=boto3.Session(region_name=region))
+        cached = translator.translate(
+            copy.deepcopy(template),
+            parameter_values=dict(parameter_values or {}),
+            get_managed_policy_map=dict,
+        )
+        with _TRANSFORM_LOCK:
+            if len(_TRANSFORMS) >= 8:
+                _TRANSFORMS.clear()
+            _TRANSFORMS[key] = cached
+    result: dict[str, Any] = copy.deepcopy(cached)
     return result

@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -51,12 +52,24 @@ def local_env(aws_endpoint: str, lambda_endpoint: str, region: str) -> dict[str,
     }
 
 
+class NoLocalStack(FileNotFoundError):
+    """No running local stack wrote its state into the state directory."""
+
+
 def read_state(state_dir: Path) -> dict[str, Any]:
     """What a running local stack wrote about itself (endpoints, outputs, demo users)."""
     path = state_dir / STATE_FILE
-    if not path.exists():
-        raise FileNotFoundError(f"no local stack state at {path}: start one with `hdcn local up`")
-    data: dict[str, Any] = json.loads(path.read_text())
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise NoLocalStack(
+            f"no local stack is running with state directory {state_dir}: start one with"
+            " `hdcn local up`, or pass the --state-dir it was started with"
+        ) from None
+    except ValueError:
+        raise NoLocalStack(
+            f"the local stack state in {path} is unreadable: restart `hdcn local up`"
+        ) from None
     return data
 
 
@@ -106,12 +119,19 @@ def run(
     fresh: bool = False,
     autosave_seconds: float = 60.0,
     fault_proxy_port: int | None = None,
+    parameters: dict[str, str] | None = None,
     data_kind: str = "clean",
 ) -> int:
     """Bring the stack up, then wait for SIGINT/SIGTERM and take it down."""
-    state_dir.mkdir(parents=True, exist_ok=True)
+    from backend.local.persistence import secure_dir, secure_tree
+
+    # The state folder holds the club's member data and the demo password: this user's only.
+    # The umask covers what moto, the console and the logs create in it as well.
+    os.umask(0o077)
+    secure_dir(state_dir)
     log_dir = state_dir / "logs"
-    log_dir.mkdir(exist_ok=True)
+    secure_dir(log_dir)
+    secure_tree(log_dir)
     logging.basicConfig(
         level=logging.INFO,
         filename=log_dir / "local.log",
@@ -144,7 +164,7 @@ def run(
     from backend.local.seed import seed_tables
     from backend.local.template import load_template, routes
 
-    stack = deploy(aws_endpoint)
+    stack = deploy(aws_endpoint, parameters)
     outputs = stack.outputs
     lam = aws_client("lambda", aws_endpoint)
     template = load_template()
@@ -206,13 +226,17 @@ def run(
         "demo_password": DEMO_PASSWORD,
     }
     state_path = state_dir / STATE_FILE
-    state_path.write_text(json.dumps(state, indent=2))
+    # Written beside and renamed: a reader (hdcn token, the launcher) never sees half a file.
+    partial = state_path.with_suffix(".tmp")
+    partial.write_text(json.dumps(state, indent=2))
+    os.chmod(partial, 0o600)
+    partial.replace(state_path)
 
     console_proc = start_console(ports, state, log_dir) if console else None
-    _print_banner(state, time.time() - started)
+    _print_banner(state, time.time() - started, state_dir)
 
     stop = threading.Event()
-    data.autosave(autosave_seconds, stop)
+    data.autosave(autosave_seconds, stop, tell=_say)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
@@ -239,13 +263,18 @@ def run(
             if unfinished:
                 print(f"{unfinished} request(s) still running after {api_timeout} s", flush=True)
         runtime.stop()
-        data.save()
+        saved = data.save_at_stop(_say)
         if fault_proxy_port is not None:
             fault_proxy.shutdown()
         moto.stop()
         state_path.unlink(missing_ok=True)
-        print("stopped.", flush=True)
-    return 0
+        print("stopped." if saved else "stopped, but the data of this run was NOT saved.", flush=True)
+    return 0 if saved else 1
+
+
+def _say(message: str) -> None:
+    """A line for the person running the stack (the terminal) and the log."""
+    print(message, flush=True)
 
 
 def stack_dynamodb(endpoint: str) -> Any:
@@ -254,7 +283,10 @@ def stack_dynamodb(endpoint: str) -> Any:
     return boto3.resource("dynamodb", endpoint_url=endpoint)
 
 
-def _print_banner(state: dict[str, Any], seconds: float) -> None:
+def _print_banner(state: dict[str, Any], seconds: float, state_dir: Path) -> None:
+    # `hdcn token` finds the stack through its state directory: name it unless it is the default.
+    default_dir = (REPO_ROOT / ".hdcn").resolve()
+    where = "" if state_dir.resolve() == default_dir else f" --state-dir {shlex.quote(str(state_dir))}"
     users = "\n".join(f"    {u:<14} {', '.join(g)}" for u, g in state["demo_users"].items())
     console = state["console_url"] or "(not started: --no-console)"
     print(
@@ -264,10 +296,10 @@ H-DCN local stack is up ({seconds:.1f} s) — stack {state["stack_name"]} in {st
   console    {console}
   AWS        {state["aws_endpoint"]}     (moto; export AWS_ENDPOINT_URL={state["aws_endpoint"]})
   Lambda     {state["lambda_endpoint"]}
-  data       {state["data"]} (saved on stop and every minute; --fresh ignores it)
+  data       {state["data"]} (saved on stop and every minute, 0600 files; --fresh ignores it)
   demo users (password {state["demo_password"]}):
 {users}
-  token      curl -H "Authorization: $(hdcn token --user staff)" {state["api_url"]}/members
+  token      curl -H "Authorization: $(hdcn token --user staff{where})" {state["api_url"]}/members
 Ctrl-C stops everything.
 """,
         flush=True,
@@ -299,6 +331,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fault-proxy-port", type=int, help="route the functions' AWS calls through a fault proxy"
     )
+    parser.add_argument(
+        "--parameter-overrides",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="template parameters, as `sam deploy --parameter-overrides` (e.g. ExportsToKeep=2)",
+    )
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, str]:
+    """`Key=Value` pairs into a dict; SystemExit naming a pair without `=`."""
+    overrides: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--parameter-overrides: {pair!r} is not KEY=VALUE")
+        overrides[key] = value
+    return overrides
 
 
 def run_from_args(args: argparse.Namespace) -> int:
@@ -313,6 +363,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         args.fresh,
         args.autosave_seconds,
         args.fault_proxy_port,
+        parse_overrides(args.parameter_overrides),
         args.data,
     )
 

@@ -16,9 +16,10 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from tests.browser import MISSING, find_chromium
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -49,9 +50,10 @@ MENUS = {
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
-    assert CHROMIUM.exists(), f"Chromium is required for the browser tests: install it at {CHROMIUM}"
+    executable = find_chromium()
+    assert executable is not None, MISSING  # the session hook in tests/conftest.py stops earlier
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        chromium = pw.chromium.launch(executable_path=str(executable), headless=True, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 

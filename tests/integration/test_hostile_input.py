@@ -6,8 +6,12 @@ Requests are sent as `root` (System_CRUD), the caller who gets furthest into eve
 
 from __future__ import annotations
 
+import base64
+import json
+import socket
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -130,3 +134,56 @@ def test_client_sent_role_headers_are_ignored(route: Route, api: Callable[..., r
     forged = {"X-Enhanced-Groups": "System_CRUD,Regio_All", "X-Groups": "System_CRUD", "X-User": "root"}
     resp = api(route.method, _sample_path(route), headers=forged)
     assert resp.status_code == 401
+
+
+def _raw_request(api_url: str, head: str) -> tuple[int, dict[str, Any]]:
+    """Send a hand-written request head (no body) and read the status and JSON body of the answer."""
+    parts = urlsplit(api_url)
+    with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=30) as sock:
+        sock.sendall(head.encode("latin-1"))
+        reply = sock.makefile("rb")
+        status = int(reply.readline().split()[1])
+        length = 0
+        while (line := reply.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        return status, json.loads(reply.read(length))
+
+
+@pytest.mark.parametrize(
+    ("content_length", "status"),
+    [("abc", 400), ("-1", 400), ("1e3", 400), ("99999999999", 413), ("9" * 5000, 413)],
+)
+def test_unreadable_content_length_is_answered_like_api_gateway(
+    local_stack: dict[str, Any], content_length: str, status: int
+) -> None:
+    # GIVEN a request whose Content-Length is not a number or far above API Gateway's 10 MB limit
+    head = f"POST /members HTTP/1.1\r\nHost: localhost\r\nContent-Length: {content_length}\r\n\r\n"
+    # WHEN the gateway reads it THEN it answers 400/413 with the error shape instead of dropping it
+    got, body = _raw_request(local_stack["api_url"], head)
+    assert got == status
+    assert set(body["error"]) >= {"code", "message"}
+    # AND the gateway still serves the next request
+    assert requests.get(local_stack["api_url"] + "/health", timeout=30).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "cursor"),
+    [
+        ("/members", {"r": 0, "member_id": "x", "regio": "Brabant/Zeeland", "lidnummer": "abc"}),
+        ("/members", {"r": 0, "member_id": 5, "regio": "Brabant/Zeeland", "lidnummer": 1}),
+        ("/members", {"r": "0"}),
+        ("/products", {"product_id": 5}),
+        ("/products", {"product_id": ["x"]}),
+    ],
+)
+def test_forged_cursor_with_the_right_keys_and_wrong_types_is_a_400(
+    api: Callable[..., requests.Response], path: str, cursor: dict[str, Any]
+) -> None:
+    # GIVEN a cursor with the keys this API hands out but values of the wrong type
+    token = base64.urlsafe_b64encode(json.dumps(cursor).encode()).decode().rstrip("=")
+    # WHEN a list is asked for with it THEN 400 bad_cursor, not a DynamoDB error
+    resp = api("GET", path, user="root", params={"cursor": token})
+    assert resp.status_code == 400, resp.text[:300]
+    assert resp.json()["error"]["code"] == "bad_cursor"

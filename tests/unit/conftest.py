@@ -47,17 +47,40 @@ def template_resources(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, st
         yield create_template_resources(monkeypatch)
 
 
-@pytest.fixture
-def member_tables(template_resources: dict[str, str]) -> MemberTables:
-    """GIVEN the template's tables seeded like the local stack (SEEDED_MEMBERS), and a members repo."""
-    members, keys, products = (
-        template_resources[lid] for lid in ("MembersTable", "MemberKeysTable", "ProductsTable")
-    )
+def _seeded_member_tables(names: dict[str, str]) -> MemberTables:
+    members, keys, products = (names[lid] for lid in ("MembersTable", "MemberKeysTable", "ProductsTable"))
     resource = boto3.resource("dynamodb", region_name=REGION)
     seed_tables(resource, members, keys, products, SEEDED_MEMBERS)
     return MemberTables(
         MemberRepository(resource.Table(members), resource.Table(keys)), members, keys, products
     )
+
+
+@pytest.fixture
+def member_tables(template_resources: dict[str, str]) -> MemberTables:
+    """GIVEN the template's tables seeded like the local stack (SEEDED_MEMBERS), and a members repo."""
+    return _seeded_member_tables(template_resources)
+
+
+# Shared per module, for tests that only read. Seeding or deploying takes about a second, which
+# the read-only tests paid once each. A module-wide moto stays active between that module's
+# tests; function-scoped fixtures nest inside it (a nested mock_aws does not reset) and make
+# their own uniquely named tables, so tests that write keep using those. Never write through these.
+
+
+@pytest.fixture(scope="module")
+def shared_member_tables() -> Iterator[MemberTables]:
+    """GIVEN (read-only, shared by the module) the template's tables seeded like the local stack."""
+    with pytest.MonkeyPatch.context() as patch, fresh_moto(patch):
+        yield _seeded_member_tables(create_template_resources(patch))
+
+
+@pytest.fixture(scope="module")
+def shared_stack() -> Iterator[MockedStack]:
+    """GIVEN (read-only, shared by the module) the whole template deployed into a fresh moto."""
+    cfn_adapters.install()
+    with pytest.MonkeyPatch.context() as patch, fresh_moto(patch):
+        yield MockedStack(deploy(None))  # type: ignore[arg-type]  # None: moto's default endpoints
 
 
 @pytest.fixture

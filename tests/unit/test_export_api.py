@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import sys
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hdcn_common.exports import ExportOptions
+from hdcn_common import export_jobs as export_jobs_module
+from hdcn_common.exports import ExportOptions, new_export_id
 
 from backend.local.template import REPO_ROOT
 from tests.unit.aws_fixtures import ExportEnv
@@ -23,6 +26,7 @@ USERS = {
     "admin": "Members_Export,Regio_All",
     "staff": "Members_CRUD,Regio_All",
     "utrecht": "Members_Read,Regio_Utrecht",
+    "utrecht-exporter": "Members_Export,Regio_Utrecht",
     "ops": "System_Logs_Read",
 }
 
@@ -103,7 +107,15 @@ def test_regional_reader_gets_urls_for_their_region_only(export_env: ExportEnv) 
     assert body["rows"] == len(export_env.members) and len(body["files"]) == 10
 
 
-def test_latest_skips_exports_without_the_callers_regions(export_env: ExportEnv) -> None:
+def test_latest_skips_exports_without_the_callers_regions(
+    export_env: ExportEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Export ids are UTC seconds plus randomness: two made in one second would sort by chance.
+    seconds = itertools.count()
+    start = datetime(2026, 11, 25, 21, 0, tzinfo=UTC)
+    monkeypatch.setattr(
+        export_jobs_module, "new_export_id", lambda: new_export_id(start + timedelta(seconds=next(seconds)))
+    )
     # GIVEN a full export, then a newer one of Limburg only
     full = _publish(export_env)
     limburg = _publish(export_env, regio="Limburg")
@@ -173,8 +185,46 @@ def test_export_request_rejects_unknown_options(export_env: ExportEnv) -> None:
     )
     assert _call(jobs_api, "POST", "/analytics/generate-parquet", "staff", body={"drop": "table"})[0] == 422
     # a regional exporter may not export another region
-    USERS["utrecht-exporter"] = "Members_Export,Regio_Utrecht"
     status, _ = _call(
         jobs_api, "POST", "/analytics/generate-parquet", "utrecht-exporter", body={"regio": "Oost"}
     )
     assert status == 403
+
+
+def test_regional_exporter_sees_only_their_regions_counts_and_no_other_name(export_env: ExportEnv) -> None:
+    # GIVEN an export of every region that staff published
+    export_id = _publish(export_env)
+    jobs_api = _load(JOBS)
+    utrecht_rows = sum(1 for m in export_env.members if m["regio"] == "Utrecht")
+    # WHEN a Utrecht exporter reads the job, alone and in the history
+    status, job = _call(jobs_api, "GET", f"/analytics/jobs/{export_id}", "utrecht-exporter")
+    listed = _call(jobs_api, "GET", "/analytics/jobs", "utrecht-exporter")[1]["jobs"]
+    # THEN only Utrecht's count, no total over other regions, and not who asked for it
+    assert status == 200
+    for view in (job, next(j for j in listed if j["job_id"] == export_id)):
+        assert view["regions"] == {"Utrecht": utrecht_rows}
+        assert view["rows"] == utrecht_rows
+        assert view["requested_by"] is None
+        assert view["bytes"] is None and view["files"] is None and view["rows_so_far"] is None
+    # while a national exporter sees the whole job
+    full = _call(jobs_api, "GET", f"/analytics/jobs/{export_id}", "admin")[1]
+    assert full["rows"] == len(export_env.members) and len(full["regions"]) == 10
+    assert full["requested_by"] == "staff"
+
+
+def test_running_job_in_the_409_is_scoped_to_the_regional_caller(export_env: ExportEnv) -> None:
+    # GIVEN staff's export of Oost is running
+    export_env.jobs().create("staff", ExportOptions(regio="Oost"))
+    jobs_api = _load(JOBS)
+    # WHEN a Utrecht exporter triggers one THEN 409 naming the job, without staff's name or region
+    status, body = _call(jobs_api, "POST", "/analytics/generate-parquet", "utrecht-exporter", body={})
+    assert status == 409 and body["error"]["code"] == "export_running"
+    running = body["error"]["details"]["running_job"]
+    assert running["job_id"] and running["state"] == "queued"
+    assert running["requested_by"] is None
+    assert "regio" not in running["options"]
+    # while staff (every region) is told who and what
+    status, body = _call(jobs_api, "POST", "/analytics/generate-parquet", "admin", body={})
+    assert status == 409
+    assert body["error"]["details"]["running_job"]["requested_by"] == "staff"
+    assert body["error"]["details"]["running_job"]["options"]["regio"] == "Oost"

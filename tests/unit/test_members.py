@@ -127,10 +127,10 @@ def test_status_and_honorary_membership_need_members_crud() -> None:
 # ---------------------------------------------------------------- repository on moto
 
 
-def test_seeded_members_fit_the_models(member_tables: MemberTables) -> None:
+def test_seeded_members_fit_the_models(shared_member_tables: MemberTables) -> None:
     # GIVEN the seed's members WHEN read back THEN each is a valid API member and a valid update base
     for record in generate_members(SEEDED_MEMBERS):
-        stored = member_tables.repo.get(record["member_id"])
+        stored = shared_member_tables.repo.get(record["member_id"])
         assert stored is not None
         to_member(stored)
         merge_update(stored, MemberUpdate())
@@ -182,13 +182,13 @@ def test_email_change_and_delete_move_the_uniqueness_record(member_tables: Membe
     )
 
 
-def test_pages_cover_every_member_of_the_regions_once(member_tables: MemberTables) -> None:
+def test_pages_cover_every_member_of_the_regions_once(shared_member_tables: MemberTables) -> None:
     # GIVEN all regions WHEN listed 7 at a time following the cursor THEN every seeded member comes once
     regions = sorted(r.value for r in Regio)
     seen: list[str] = []
     cursor: str | None = None
     while True:
-        items, cursor = member_tables.repo.list(regions, MemberFilter(), 7, cursor)
+        items, cursor = shared_member_tables.repo.list(regions, MemberFilter(), 7, cursor)
         assert len(items) <= 7
         seen.extend(i["member_id"] for i in items)
         if cursor is None:
@@ -196,15 +196,17 @@ def test_pages_cover_every_member_of_the_regions_once(member_tables: MemberTable
     assert sorted(seen) == sorted(m["member_id"] for m in generate_members(SEEDED_MEMBERS))
 
 
-def test_filters_and_search(member_tables: MemberTables) -> None:
+def test_filters_and_search(shared_member_tables: MemberTables) -> None:
     members = list(generate_members(SEEDED_MEMBERS))
     target = members[5]
     regions = [target["regio"]]
-    by_nr, _ = member_tables.repo.list(regions, MemberFilter(q=str(target["lidnummer"])), 10, None)
+    by_nr, _ = shared_member_tables.repo.list(regions, MemberFilter(q=str(target["lidnummer"])), 10, None)
     assert [i["member_id"] for i in by_nr] == [target["member_id"]]
-    by_name, _ = member_tables.repo.list(regions, MemberFilter(q=target["achternaam"].upper()), 200, None)
+    by_name, _ = shared_member_tables.repo.list(
+        regions, MemberFilter(q=target["achternaam"].upper()), 200, None
+    )
     assert target["member_id"] in {i["member_id"] for i in by_name}
-    active, _ = member_tables.repo.list(regions, MemberFilter(status=Status("Actief")), 200, None)
+    active, _ = shared_member_tables.repo.list(regions, MemberFilter(status=Status("Actief")), 200, None)
     assert all(i["status"] == "Actief" for i in active)
 
 
@@ -212,14 +214,17 @@ def test_filters_and_search(member_tables: MemberTables) -> None:
     "cursor",
     [
         "not-base64!",
-        encode_cursor({"r": 0, "member_id": "x", "regio": "Limburg", "lidnummer": 1, "extra": "y"}),
-        encode_cursor({"r": 0, "member_id": "x", "regio": "Oost", "lidnummer": 1}),  # another region's key
+        encode_cursor({"r": 0, "member_id": "x", "regio": "Limburg", "extra": "y"}),
+        encode_cursor({"r": 0, "member_id": "x", "regio": "Oost"}),  # another region's key
         encode_cursor({"r": 99}),
+        # the right keys with a wrong type
+        encode_cursor({"r": 0, "member_id": 7, "regio": "Limburg"}),  # a string key as a number
+        encode_cursor({"s": "1", "member_id": "x"}),  # the scan marker as a string
     ],
 )
-def test_forged_cursors_are_refused(member_tables: MemberTables, cursor: str) -> None:
+def test_forged_cursors_are_refused(shared_member_tables: MemberTables, cursor: str) -> None:
     with pytest.raises(InvalidCursor):
-        member_tables.repo.list(["Limburg", "Utrecht"], MemberFilter(), 10, cursor)
+        shared_member_tables.repo.list(["Limburg", "Utrecht"], MemberFilter(), 10, cursor)
 
 
 # ---------------------------------------------------------------- handler with minimal events
@@ -247,7 +252,7 @@ def _call(event: dict[str, Any]) -> tuple[int, Any]:
     return res["statusCode"], json.loads(res["body"]) if res.get("body") else None
 
 
-def test_handler_hides_other_regions_and_refuses_forged_roles(member_tables: MemberTables) -> None:
+def test_handler_hides_other_regions_and_refuses_forged_roles(shared_member_tables: MemberTables) -> None:
     # GIVEN a Noord-Holland member
     nh = next(m for m in generate_members(SEEDED_MEMBERS) if m["regio"] == "Noord-Holland")
     path = f"/members/{nh['member_id']}"
@@ -272,11 +277,11 @@ def test_handler_create_and_stale_update(member_tables: MemberTables) -> None:
 
 
 @pytest.mark.parametrize("q", ["9" * 60, "\u00b2", "  ", "\uff10\uff11"])
-def test_odd_searches_find_nothing_rather_than_fail(member_tables: MemberTables, q: str) -> None:
+def test_odd_searches_find_nothing_rather_than_fail(shared_member_tables: MemberTables, q: str) -> None:
     # GIVEN searches DynamoDB could not take as a number WHEN listed THEN an empty page, no error
-    items, _ = member_tables.repo.list(["Utrecht"], MemberFilter(q=q), 10, None)
+    items, _ = shared_member_tables.repo.list(["Utrecht"], MemberFilter(q=q), 10, None)
     assert items == [] or q.strip() == ""
-    assert member_tables.repo.find_by_email("   ") is None
+    assert shared_member_tables.repo.find_by_email("   ") is None
 
 
 def test_a_replayed_create_with_its_idempotency_key_returns_the_first_answer(

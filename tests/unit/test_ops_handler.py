@@ -10,19 +10,20 @@ import pytest
 
 from backend.local.runtime import LambdaContext, load_handler
 from backend.local.template import functions, load_template
-from tests.unit.aws_fixtures import MockedStack
+from tests.unit.aws_fixtures import MockedStack, clear_layer_caches
 
 pytestmark = pytest.mark.unit
 
 
 @pytest.fixture
-def stack(stack: MockedStack, monkeypatch: pytest.MonkeyPatch) -> MockedStack:
-    """conftest's deployed stack (its fresh moto makes the layer's clients anew), and a fresh OpsFunction."""
+def stack(shared_stack: MockedStack, monkeypatch: pytest.MonkeyPatch) -> MockedStack:
+    """The module's shared deployed stack (these tests only read it), and a fresh OpsFunction."""
     # The template's Globals set these; the module reads them when it is loaded, so load it afresh.
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "HDCN")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "webshop-backend")
     monkeypatch.delitem(sys.modules, "hdcn_fn_OpsFunction", raising=False)
-    return stack
+    clear_layer_caches()  # the layer's clients are made for this test's environment
+    return shared_stack
 
 
 def _event(path: str, groups: str | None) -> dict[str, Any]:

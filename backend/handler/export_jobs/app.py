@@ -29,7 +29,7 @@ from hdcn_common.api import (
 )
 from hdcn_common.auth import Caller
 from hdcn_common.enums import Regio
-from hdcn_common.export_jobs import ExportJobs, JobNotActive, JobRunning, public_view
+from hdcn_common.export_jobs import ExportJobs, JobNotActive, JobRunning, view_for
 from hdcn_common.exports import ExportOptions, is_export_id
 from hdcn_common.ops_metrics import record_export_requested
 from hdcn_common.settings import client, settings, table
@@ -57,6 +57,11 @@ def _exporter() -> Caller:
     return caller
 
 
+def _view(job: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    """A job as this caller may see it (regional callers: their regions only)."""
+    return view_for(job, caller.username, caller.regions, caller.all_regions)
+
+
 def _jobs() -> ExportJobs:
     return ExportJobs(table(settings().export_jobs_table))
 
@@ -79,7 +84,7 @@ def generate_parquet(request: ExportRequest | None = None) -> tuple[dict[str, An
     except JobRunning as running:
         raise Conflict(
             f"export {running.job['job_id']} is still running; wait for it to finish",
-            details={"running_job": running.job},
+            details={"running_job": _view(running.job, caller)},
             code="export_running",
         ) from None
     job_id = str(job["job_id"])
@@ -98,19 +103,19 @@ def generate_parquet(request: ExportRequest | None = None) -> tuple[dict[str, An
         raise ServiceUnavailable("the export generator could not be started; try again shortly") from None
     record_export_requested(metrics)
     logger.info("export queued", extra={"job_id": job_id})
-    return public_view(job), 202
+    return _view(job, caller), 202
 
 
 @app.get("/analytics/jobs/<job_id>")
 def get_job(job_id: Annotated[str, Path(max_length=64)]) -> dict[str, Any]:
     """One job: state, progress, counts, timings and a readable error."""
-    _exporter()
+    caller = _exporter()
     if not is_export_id(job_id):
         raise BadRequest("not a job id")
     job = _jobs().get(job_id)
     if job is None:
         raise NotFound("no such job")
-    return public_view(job)
+    return _view(job, caller)
 
 
 @app.get("/analytics/jobs")
@@ -119,12 +124,12 @@ def list_jobs(
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> dict[str, Any]:
     """Job history, newest first, paginated with an opaque cursor."""
-    _exporter()
+    caller = _exporter()
     try:
         items, next_cursor = _jobs().list(limit=limit, cursor=cursor)
     except ValueError:
         raise BadRequest("bad cursor") from None
-    return {"jobs": [public_view(i) for i in items], "next_cursor": next_cursor}
+    return {"jobs": [_view(i, caller) for i in items], "next_cursor": next_cursor}
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -86,6 +86,37 @@ def public_view(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def view_for(
+    job: dict[str, Any], username: str, regions: frozenset[str], all_regions: bool
+) -> dict[str, Any]:
+    """A job's public view as a caller may see it: a regional caller sees their regions only.
+
+    Every exporter sees every job (one export runs at a time, so they must know why theirs
+    waits), but a caller without every region gets only their regions' counts, no totals that
+    add up the other regions, no other region named in the options, and no other user's name.
+    """
+    view = public_view(job)
+    if all_regions:
+        return view
+    if view["requested_by"] != username:
+        view["requested_by"] = None
+    options = dict(view["options"] or {})
+    if options.get("regio") is not None and options["regio"] not in regions:
+        options.pop("regio")
+    view["options"] = options
+    counts = view["regions"]
+    if isinstance(counts, dict):
+        view["regions"] = {r: n for r, n in counts.items() if r in regions}
+        view["rows"] = sum(view["regions"].values()) if view["rows"] is not None else None
+    else:
+        view["rows"] = None
+    # Progress, size and file count are totals over every region; none can be split per region.
+    view["rows_so_far"] = None
+    view["bytes"] = None
+    view["files"] = None
+    return view
+
+
 def _is_conditional_failure(err: ClientError) -> bool:
     code = err.response.get("Error", {}).get("Code", "")
     return code in ("ConditionalCheckFailedException", "TransactionCanceledException")

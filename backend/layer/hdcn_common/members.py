@@ -442,7 +442,7 @@ class MemberRepository:
             return self._scan_page(condition, filters, limit, cursor)
         in_regions = Attr("regio").is_in(regions)
         scan_condition = in_regions if condition is None else condition & in_regions
-        if cursor and "s" in decode_cursor(cursor, frozenset({"s", "r", "member_id", "regio"})):
+        if cursor and "s" in decode_cursor(cursor, {"s": int, "r": int, "member_id": str, "regio": str}):
             return self._scan_page(scan_condition, filters, limit, cursor)
         try:
             return self._query_pages(regions, condition, filters, limit, cursor)
@@ -461,7 +461,7 @@ class MemberRepository:
     ) -> tuple[Items, str | None]:
         key: dict[str, Any] | None = None
         if cursor:
-            pos = decode_cursor(cursor, frozenset({"s", "member_id"}))
+            pos = decode_cursor(cursor, {"s": int, "member_id": str})
             if set(pos) != {"s", "member_id"} or pos["s"] != 1:
                 raise InvalidCursor("bad cursor")
             key = {"member_id": pos["member_id"]}
@@ -484,7 +484,7 @@ class MemberRepository:
     ) -> tuple[Items, str | None]:
         start_region, start_key = 0, None
         if cursor:
-            pos = decode_cursor(cursor, frozenset({"r", "member_id", "regio"}))
+            pos = decode_cursor(cursor, {"r": int, "member_id": str, "regio": str})
             start_region = pos.pop("r", 0)
             if not isinstance(start_region, int) or start_region >= len(regions):
                 raise InvalidCursor("bad cursor")
