@@ -127,11 +127,13 @@ def run(
     # moto must run in this process so that the CloudFormation adapters apply.
     from moto.server import ThreadedMotoServer
 
-    from backend.local import cfn_adapters, moto_patches
+    from backend.local import cfn_adapters, moto_patches, s3_presign
 
     cfn_adapters.install()
     # moto's DynamoDB is not atomic per request under concurrency; real DynamoDB is.
     moto_patches.install()
+    # moto serves presigned links whatever their signature; S3 refuses SigV2, altered and expired ones.
+    s3_presign.install()
     moto = ThreadedMotoServer(ip_address=HOST, port=ports.aws, verbose=False)
     moto.start()
 

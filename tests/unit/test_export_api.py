@@ -97,6 +97,14 @@ def test_regional_reader_gets_urls_for_their_region_only(export_env: ExportEnv) 
     assert {f["regio"] for f in body["files"]} == {"Utrecht"}
     assert body["rows"] == sum(1 for m in export_env.members if m["regio"] == "Utrecht")
     assert all("Utrecht" in f["url"] for f in body["files"])
+    # and on AWS (no endpoint override) the links are SigV4 on the bucket's regional virtual host,
+    # never SigV2 on the global endpoint, which S3 refuses for buckets created after June 2020
+    for f in body["files"]:
+        assert f["url"].startswith(f"https://{export_env.bucket}.s3.eu-west-1.amazonaws.com/analytics/")
+        assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in f["url"] and "X-Amz-Expires=300" in f["url"]
+        assert "AWSAccessKeyId=" not in f["url"] and "Signature=" not in f["url"].replace(
+            "X-Amz-Signature", ""
+        )
     # while admin gets every region
     status, body = _call(download, "GET", "/analytics/download-parquet/latest", "admin")
     assert status == 200 and body["export_id"] == export_id
