@@ -9,6 +9,10 @@ matching calls for that long and then forwards them (a slow dependency, or a req
 kept in flight while a test stops the stack). Rules match on the SigV4 credential
 scope's service and, for JSON protocols, the `X-Amz-Target` operation (for S3, the
 HTTP method). `DELETE /__faults` clears them; `GET /__faults` shows hits.
+
+The same rules reach the local Lambda runtime: `{"service": "lambda", "operation": "Invoke",
+"error": "delay", "seconds": 60}` holds the start of the next asynchronous invocation (after
+its 202) for that long, as an image cold start or Lambda's event queue can.
 """
 
 from __future__ import annotations
@@ -93,7 +97,10 @@ class FaultProxy:
 
     def inject(self, method: str, headers: dict[str, str]) -> FaultRule | None:
         """The rule that applies to this call (counted as a hit), if any."""
-        service, operation = _service_and_operation(method, headers)
+        return self.match(*_service_and_operation(method, headers))
+
+    def match(self, service: str, operation: str) -> FaultRule | None:
+        """The rule for `service`/`operation` (counted as a hit), if any; also used by the local runtime."""
         with self.lock:
             for rule in self.rules:
                 if rule.matches(service, operation):
@@ -171,7 +178,9 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
 
 def serve_fault_proxy(upstream: str, host: str, port: int) -> ThreadingHTTPServer:
     """Start the proxy in a daemon thread."""
-    server = ThreadingHTTPServer((host, port), _handler(FaultProxy(upstream)))
+    proxy = FaultProxy(upstream)
+    server = ThreadingHTTPServer((host, port), _handler(proxy))
+    server.fault_proxy = proxy  # type: ignore[attr-defined]  # the runtime reads the same rules
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name=f"faults-{port}", daemon=True).start()
     return server

@@ -49,6 +49,11 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _stop_once)
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
     request = json.loads(sys.stdin.read())
+    try:
+        # A start held by a fault rule (a slow cold start); the stack stopping ends the wait.
+        time.sleep(float(request.get("start_delay") or 0.0))
+    except InvocationStopped:
+        return 143
     spec = functions(load_template())[request["function"]]
     handler = load_handler(spec)
     name = request["physical_name"]

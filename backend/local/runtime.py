@@ -104,6 +104,7 @@ class LocalRuntime:
     account_id: str
     specs: dict[str, FunctionSpec] = field(default_factory=lambda: functions(load_template()))
     invocations: dict[str, AsyncInvocation] = field(default_factory=dict)
+    faults: Any = None  # the fault proxy's rules (`backend.local.faults.FaultProxy`), when one runs
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _handlers: dict[str, Any] = field(default_factory=dict)
 
@@ -163,12 +164,15 @@ class LocalRuntime:
         """An `Event` invocation in a child process, ended at the function's timeout."""
         spec = self.specs[logical_id]
         request_id = str(uuid.uuid4())
+        rule = self.faults.match("lambda", "Invoke") if self.faults is not None else None
         payload = json.dumps(
             {
                 "function": logical_id,
                 "event": event,
                 "request_id": request_id,
                 "physical_name": self.physical_names.get(logical_id, logical_id),
+                # A fault rule may hold the start, as Lambda's event queue and a cold start can.
+                "start_delay": rule.seconds if rule is not None and rule.error == "delay" else 0.0,
             }
         )
         proc = subprocess.Popen(

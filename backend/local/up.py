@@ -163,6 +163,7 @@ def run(
         from backend.local.faults import serve_fault_proxy
 
         fault_proxy = serve_fault_proxy(aws_endpoint, HOST, fault_proxy_port)
+        runtime.faults = fault_proxy.fault_proxy  # type: ignore[attr-defined]
         fault_proxy_url = f"http://{HOST}:{fault_proxy_port}"
         os.environ["AWS_ENDPOINT_URL"] = fault_proxy_url
 
