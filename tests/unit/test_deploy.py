@@ -303,9 +303,18 @@ def _deploy_with_change_set(
     cfn = ChangeSetCfn(stack.client("cloudformation"), changes)
     commands: list[str] = []
     monkeypatch.setattr(ops_cmd, "build_layer", lambda build_dir, out: tmp_path)
-    monkeypatch.setattr(ops_cmd, "_run", lambda command, out: commands.append(" ".join(command)) or True)
     verified: list[str] = []
-    monkeypatch.setattr(ops_cmd, "verify_deployed", lambda args, target, out: verified.append("yes") or 0)
+
+    def run(command: list[str], out: Any) -> bool:
+        commands.append(" ".join(command))
+        return True
+
+    def verify(args: Any, target: Any, out: Any) -> int:
+        verified.append("yes")
+        return 0
+
+    monkeypatch.setattr(ops_cmd, "_run", run)
+    monkeypatch.setattr(ops_cmd, "verify_deployed", verify)
 
     def clients(service: str) -> Any:
         return cfn if service == "cloudformation" else stack.client(service)
