@@ -18,6 +18,7 @@ import threading
 import time
 from types import FrameType
 
+from backend.local import aws_calls
 from backend.local.runtime import LambdaContext, load_handler
 from backend.local.template import functions, load_template
 
@@ -54,6 +55,9 @@ def main() -> int:
         time.sleep(float(request.get("start_delay") or 0.0))
     except InvocationStopped:
         return 143
+    if os.environ.get(aws_calls.ENV_VAR):
+        aws_calls.install()  # the stack records AWS calls: this child's are its function's
+        aws_calls.set_process_function(request["function"])
     spec = functions(load_template())[request["function"]]
     handler = load_handler(spec)
     name = request["physical_name"]

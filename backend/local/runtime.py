@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from backend.local import aws_calls
 from backend.local.template import REPO_ROOT, FunctionSpec, functions, load_template
 
 _HANDLER_LOCK = threading.Lock()
@@ -158,7 +159,12 @@ class LocalRuntime:
         # at a time in this process; requests still arrive concurrently and race where it
         # matters, at DynamoDB's conditional writes.
         with _HANDLER_LOCK:
-            return handler(event, self.context(logical_id))
+            # Its AWS calls are this function's (the IAM policy test reads them; see aws_calls).
+            aws_calls.set_function(logical_id)
+            try:
+                return handler(event, self.context(logical_id))
+            finally:
+                aws_calls.set_function(None)
 
     def invoke_async(self, logical_id: str, event: dict[str, Any]) -> str:
         """An `Event` invocation in a child process, ended at the function's timeout."""

@@ -105,6 +105,7 @@ def run(
     fresh: bool = False,
     autosave_seconds: float = 60.0,
     fault_proxy_port: int | None = None,
+    record_aws_calls: bool = False,
 ) -> int:
     """Bring the stack up, then wait for SIGINT/SIGTERM and take it down."""
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -117,6 +118,11 @@ def run(
     )
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     started = time.time()
+    if record_aws_calls:
+        from backend.local import aws_calls
+
+        # Before any client exists: every function's AWS call is recorded (the IAM policy test).
+        aws_calls.install(log_dir / aws_calls.FILE_NAME)
 
     from backend.local.deploy import ACCOUNT_ID, DEMO_PASSWORD, DEMO_USERS, REGION, aws_client, deploy
 
@@ -293,6 +299,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fault-proxy-port", type=int, help="route the functions' AWS calls through a fault proxy"
     )
+    parser.add_argument(
+        "--record-aws-calls",
+        action="store_true",
+        help="record each function's AWS operations in <state-dir>/logs/aws-calls.jsonl (IAM policy test)",
+    )
 
 
 def run_from_args(args: argparse.Namespace) -> int:
@@ -307,6 +318,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         args.fresh,
         args.autosave_seconds,
         args.fault_proxy_port,
+        args.record_aws_calls,
     )
 
 
