@@ -361,7 +361,7 @@ def deploy_dry_run(args: argparse.Namespace, out: Out = print, target: Target | 
     for line in lines:
         out(f"  {line}")
     out(f"step 4/5: build the layer, create the change set, review it, execute it (sam: {sam_cli()})")
-    out(f"  {shlex.join(layer_pip_command(f'{BUILD_DIR}/layer/python'))}")
+    out(f"  {shlex.join(['python', *layer_pip_command(f'{BUILD_DIR}/layer/python')[1:]])}")
     out(f"  cp -r {LAYER_SOURCE}/hdcn_common {BUILD_DIR}/layer/python/")
     repo_uri = f"{image_cmd.registry('<account-id>', region)}/{args.repository}"
     sam = sam_deploy_command(f"{BUILD_DIR}/template.json", repo_uri, parameter_overrides(args, tag))
