@@ -180,7 +180,8 @@ def resolve(value: Any, template: dict[str, Any], ctx: StackContext) -> Any:
         if key == "Fn::If":
             branch = arg[1] if _condition(arg[0], template, ctx) else arg[2]
             return resolve(branch, template, ctx)
-    return {k: resolve(v, template, ctx) for k, v in value.items()}
+    resolved = {k: resolve(v, template, ctx) for k, v in value.items()}
+    return {k: v for k, v in resolved.items() if v is not None}  # AWS::NoValue removes the property
 
 
 def _sub(text: str, variables: dict[str, Any], ctx: StackContext) -> str:
