@@ -72,10 +72,19 @@ class Review:
     status: str
     changes: list[Change]
     change_set_id: str = ""  # the ARN: what execute/delete are given (a name is ambiguous across stacks)
+    # Data resources the operator lets the stack release (`--release-retained`): a Remove whose
+    # policy action is Retain leaves the resource and its data in the account, outside the stack
+    # (adopting an existing table or user pool instead, for example). Never a replacement.
+    released: frozenset[str] = frozenset()
 
     @property
     def refusals(self) -> list[str]:
-        return [c.data_loss for c in self.changes if c.data_loss]
+        return [
+            reason
+            for c in self.changes
+            if (reason := c.data_loss)
+            and not (c.action == "Remove" and c.policy_action == "Retain" and c.logical_id in self.released)
+        ]
 
     @property
     def accepted(self) -> bool:
@@ -102,7 +111,7 @@ class Review:
         return out
 
 
-def describe(cfn: Any, stack: str, change_set: str) -> Review:
+def describe(cfn: Any, stack: str, change_set: str, released: frozenset[str] = frozenset()) -> Review:
     """Every page of `describe_change_set`, once the change set is created."""
     changes: list[Change] = []
     kwargs: dict[str, Any] = {"StackName": stack, "ChangeSetName": change_set}
@@ -117,6 +126,7 @@ def describe(cfn: Any, stack: str, change_set: str) -> Review:
         status=str(page.get("Status", "")),
         changes=changes,
         change_set_id=str(page.get("ChangeSetId", change_set)),
+        released=released,
     )
 
 

@@ -425,7 +425,9 @@ def _create_and_review(
     if name is None:
         out("  no change set: the stack already matches the template and parameters")
         return change_set.Review(name="(none)", status="", changes=[])
-    review = change_set.describe(cfn, args.stack, name)
+    review = change_set.describe(
+        cfn, args.stack, name, frozenset(getattr(args, "release_retained", None) or ())
+    )
     for line in review.lines():
         out(f"  {line}")
     return review
@@ -571,6 +573,13 @@ def register(subparsers: Any) -> None:
     )
     deploy_p.add_argument(
         "--smoke-export", action="store_true", help="step 5 also triggers an export and waits for it"
+    )
+    deploy_p.add_argument(
+        "--release-retained",
+        action="append",
+        metavar="LOGICAL_ID",
+        help="accept that the stack lets go of this data resource when it is kept (Remove, DeletionPolicy "
+        "Retain), e.g. to adopt an existing one; a replacement is always refused",
     )
     deploy_p.add_argument(
         "--no-review", action="store_true", help="with --dry-run: print only, no change set (no AWS call)"

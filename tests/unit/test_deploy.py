@@ -379,3 +379,16 @@ def test_dry_run_shows_the_same_review_and_executes_nothing(
     assert ops_cmd.deploy_dry_run(_args("--dry-run"), out=lines.append, target=target) == 3
     assert any("table MembersTable" in line and "would be replaced" in line for line in lines)
     assert cfn.executed == [] and cfn.deleted == [CHANGE_SET_ID]
+
+
+def test_a_retained_removal_may_be_released_by_name_but_a_replacement_never() -> None:
+    from console import change_set
+
+    changes = [change_set.Change.from_aws(c) for c in LOSING]
+    # GIVEN the operator releases the user pool (kept by DeletionPolicy Retain) and the members table
+    review = change_set.Review(
+        "cs", "CREATE_COMPLETE", changes, released=frozenset({"UserPool", "MembersTable"})
+    )
+    # THEN the user pool's removal is accepted, the table's replacement is still refused
+    assert not any("UserPool" in r for r in review.refusals)
+    assert any("MembersTable" in r for r in review.refusals) and not review.accepted
