@@ -28,14 +28,13 @@ _process_function: str | None = None
 _write_lock = threading.Lock()
 _installed = False
 
-# Parameters that name resources (never data): kept as they are.
+# Parameters that name resources (never data): kept as they are. S3's Key, Prefix and VersionId
+# only: a DynamoDB Key holds member ids and e-mail uniqueness records, which are data.
+_S3_NAMING_PARAMS = ("Key", "Prefix", "VersionId")
 _NAMING_PARAMS = (
     "TableName",
     "IndexName",
     "Bucket",
-    "Key",
-    "Prefix",
-    "VersionId",
     "FunctionName",
     "StackName",
     "LogicalResourceId",
@@ -83,6 +82,8 @@ def describe_call(model: Any, params: dict[str, Any]) -> dict[str, Any]:
         "uri": _uri(model, params),
         "params": {k: params[k] for k in _NAMING_PARAMS if k in params},
     }
+    if record["service"] == "s3":
+        record["params"].update({k: params[k] for k in _S3_NAMING_PARAMS if k in params})
     if "TransactItems" in params:
         record["params"]["TransactItems"] = [
             {kind: {"TableName": body.get("TableName")} for kind, body in item.items()}

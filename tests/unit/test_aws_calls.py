@@ -61,3 +61,11 @@ def test_presigned_urls_are_recorded_for_the_function_on_this_thread(
     assert [(c["function"], c["operation"], c.get("presigned"), c["params"]) for c in calls] == [
         ("DownloadParquetFunction", "GetObject", True, {"Bucket": "b", "Key": "k"})
     ]
+
+
+def test_a_dynamodb_key_is_data_and_is_not_recorded() -> None:
+    model = boto3.client("dynamodb", region_name="eu-west-1").meta.service_model.operation_model("GetItem")
+    record = aws_calls.describe_call(
+        model, {"TableName": "keys", "Key": {"pk": {"S": "email#jan@example.nl"}}}
+    )
+    assert record["params"] == {"TableName": "keys"}
