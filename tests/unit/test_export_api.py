@@ -275,3 +275,31 @@ def test_a_conflict_or_throttle_is_not_an_export_already_running(
     monkeypatch.setattr(client, "transact_write_items", always_cancelled)
     status, body = _call(jobs_api, "POST", "/analytics/generate-parquet", "staff", body={})
     assert status == 503 and body["error"]["code"] == "service_unavailable", body
+
+
+def test_a_transaction_still_in_progress_is_asked_again_with_the_same_token(
+    export_env: ExportEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hdcn_common.settings import table
+
+    jobs_api = _load(JOBS)
+    invoked = _no_generator(monkeypatch, jobs_api)
+    client = table(export_env.jobs_table).meta.client
+    real = client.transact_write_items
+    tokens: list[str] = []
+
+    def in_progress_once(**kwargs: Any) -> Any:
+        tokens.append(kwargs["ClientRequestToken"])
+        if len(tokens) == 1:
+            raise ClientError(
+                {"Error": {"Code": "TransactionInProgressException", "Message": "in progress"}},
+                "TransactWriteItems",
+            )
+        return real(**kwargs)
+
+    # GIVEN DynamoDB still applying the first attempt of the transaction
+    monkeypatch.setattr(client, "transact_write_items", in_progress_once)
+    status, body = _call(jobs_api, "POST", "/analytics/generate-parquet", "staff", body={})
+    # THEN the same job is asked for again with the same token (not a second job), and queued
+    assert status == 202, body
+    assert tokens == [body["job_id"], body["job_id"]] and invoked == [body["job_id"]]

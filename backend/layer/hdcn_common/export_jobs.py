@@ -146,6 +146,33 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
     return key
 
 
+def _new_job(
+    requested_by: str, options: ExportOptions, trigger: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A queued job record and the lock item naming it (not yet written)."""
+    job_id = new_export_id()
+    now = time.time()
+    item = {
+        "job_id": job_id,
+        "kind": EXPORT_KIND,
+        "created_at": datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"),
+        "requested_by": requested_by,
+        "trigger": trigger,
+        "options": options.as_dict(),
+        "state": "queued",
+        "rows_so_far": 0,
+        "heartbeat_at": Decimal(int(now)),
+        "expires_at": Decimal(int(now) + JOB_TTL_SECONDS),
+    }
+    lock = {
+        "job_id": LOCK_ID,
+        "holder": job_id,
+        "acquired_at": Decimal(int(now)),
+        "expires_at": Decimal(int(now) + LOCK_TTL_SECONDS),
+    }
+    return item, lock
+
+
 class ExportJobs:
     """Repository over the ExportJobs table (a boto3 Table resource)."""
 
@@ -165,51 +192,12 @@ class ExportJobs:
         JobRunning if another export holds the lock; JobsBusy if DynamoDB cancelled every
         attempt for conflicts or throttling (nothing is running because of this call).
         """
-        busy = 0
-        for _ in range(CREATE_ATTEMPTS):
-            job_id = new_export_id()
-            now = time.time()
-            item = {
-                "job_id": job_id,
-                "kind": EXPORT_KIND,
-                "created_at": datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"),
-                "requested_by": requested_by,
-                "trigger": trigger,
-                "options": options.as_dict(),
-                "state": "queued",
-                "rows_so_far": 0,
-                "heartbeat_at": Decimal(int(now)),
-                "expires_at": Decimal(int(now) + JOB_TTL_SECONDS),
-            }
-            lock = {
-                "job_id": LOCK_ID,
-                "holder": job_id,
-                "acquired_at": Decimal(int(now)),
-                "expires_at": Decimal(int(now) + LOCK_TTL_SECONDS),
-            }
-            name = self.table.name
+        item, lock = _new_job(requested_by, options, trigger)
+        busy = 0  # attempts cancelled only for conflicts or throttling: they say nothing about the lock
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            job_id = str(item["job_id"])
             try:
-                self.table.meta.client.transact_write_items(
-                    TransactItems=[
-                        {
-                            "Put": {
-                                "TableName": name,
-                                "Item": lock,
-                                "ConditionExpression": "attribute_not_exists(job_id)",
-                            }
-                        },
-                        {
-                            "Put": {
-                                "TableName": name,
-                                "Item": item,
-                                "ConditionExpression": "attribute_not_exists(job_id)",
-                            }
-                        },
-                    ],
-                    # One token per logical write (this job): botocore's retries of this call send it
-                    # again, and DynamoDB answers a repeat of a committed transaction with success.
-                    ClientRequestToken=job_id,
-                )
+                self._transact_create(lock, item)
                 return item
             except ClientError as err:
                 code = err.response.get("Error", {}).get("Code", "")
@@ -221,9 +209,16 @@ class ExportJobs:
                 # This very job holds the lock: an earlier attempt of this call committed and its
                 # answer was lost (a replay without the token's protection). It is the first answer.
                 return self.get(job_id, reconcile=False) or item
-            if code == "TransactionInProgressException" or any(r in _TRANSIENT_REASONS for r in reasons):
+            if code == "TransactionInProgressException":
+                # This transaction (same token) is still being applied: ask again, same job, same token.
                 busy += 1
-                time.sleep(0.05 * busy)  # let the conflicting writer finish
+                time.sleep(0.1 * attempt)
+                continue
+            # A cancelled transaction wrote nothing: any retry is a new job with a token of its own.
+            item, lock = _new_job(requested_by, options, trigger)
+            if any(r in _TRANSIENT_REASONS for r in reasons):
+                busy += 1
+                time.sleep(0.05 * attempt)  # a conflicting writer or throttling: not an export running
                 continue
             if reasons and reasons[0] != "ConditionalCheckFailed":
                 continue  # not the lock (e.g. a job id collision on the second item): a new id
@@ -234,14 +229,36 @@ class ExportJobs:
             if job is not None and job.get("state") in ACTIVE_STATES:
                 raise JobRunning(public_view(job))
             self.release_lock(holder)
-        if busy == CREATE_ATTEMPTS:
-            raise JobsBusy("the export could not be queued: DynamoDB was busy; try again")
-        # Lost races each time: someone else is starting exports right now.
+        # Every attempt lost: to someone else starting an export right now, or to a busy table.
         holder = self._lock_holder()
-        job = self.get(holder) if holder else None
-        if job is None and holder is None:
-            raise JobsBusy("the export could not be queued; try again")
+        if holder is None or busy == CREATE_ATTEMPTS:
+            raise JobsBusy("the export could not be queued: DynamoDB was busy; try again")
+        job = self.get(holder)
         raise JobRunning(public_view(job) if job else {"job_id": holder, "state": "queued"})
+
+    def _transact_create(self, lock: dict[str, Any], item: dict[str, Any]) -> None:
+        name = self.table.name
+        self.table.meta.client.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": name,
+                        "Item": lock,
+                        "ConditionExpression": "attribute_not_exists(job_id)",
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": name,
+                        "Item": item,
+                        "ConditionExpression": "attribute_not_exists(job_id)",
+                    }
+                },
+            ],
+            # One token per logical write (this job): botocore's retries of this call send it again,
+            # and DynamoDB answers a repeat of a committed transaction with success, not a conflict.
+            ClientRequestToken=str(item["job_id"]),
+        )
 
     def _lock_holder(self) -> str | None:
         item = self.table.get_item(Key={"job_id": LOCK_ID}, ConsistentRead=True).get("Item")
