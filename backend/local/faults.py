@@ -6,9 +6,11 @@ proxy instead of moto. It forwards every call unchanged until a rule says otherw
 "count": 10}]` makes the next ten DynamoDB Scans fail as AWS fails them when throttling
 (so botocore's own retries are exercised first); `"error": "delay", "seconds": 3` holds
 matching calls for that long and then forwards them (a slow dependency, or a request
-kept in flight while a test stops the stack). Rules match on the SigV4 credential
-scope's service and, for JSON protocols, the `X-Amz-Target` operation (for S3, the
-HTTP method). `DELETE /__faults` clears them; `GET /__faults` shows hits.
+kept in flight while a test stops the stack); `"error": "lost-answer"` forwards the call (it is
+applied) and then answers a 500 as if the answer was lost, so botocore sends it again.
+Rules match on the SigV4 credential scope's service and, for JSON protocols, the
+`X-Amz-Target` operation (for S3, the HTTP method). `DELETE /__faults` clears them;
+`GET /__faults` shows hits.
 
 The same rules reach the local Lambda runtime: `{"service": "lambda", "operation": "Invoke",
 "error": "delay", "seconds": 60}` holds the start of the next asynchronous invocation (after
@@ -40,6 +42,12 @@ _ERRORS: dict[str, dict[str, tuple[int, str, str]]] = {
             "application/x-amz-json-1.0",
             '{"__type": "com.amazonaws.dynamodb.v20120810#ServiceUnavailable",'
             ' "message": "Service unavailable"}',
+        ),
+        "lost-answer": (
+            500,
+            "application/x-amz-json-1.0",
+            '{"__type": "com.amazonaws.dynamodb.v20120810#InternalServerError",'
+            ' "message": "Internal server error"}',
         ),
     },
     "s3": {
@@ -140,6 +148,13 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             rule = proxy.inject(self.command, {k.lower(): v for k, v in headers.items()})
             if rule is not None and rule.error == "delay":
                 time.sleep(rule.seconds)
+            elif rule is not None and rule.error == "lost-answer":
+                proxy.forward(self.command, self.path, headers, body)  # applied; its answer never arrives
+                status, ctype, text = proxy.error(rule)
+                self._reply(
+                    status, [("Content-Type", ctype), ("x-amzn-ErrorType", "injected")], text.encode()
+                )
+                return
             elif rule is not None:
                 status, ctype, text = proxy.error(rule)
                 self._reply(

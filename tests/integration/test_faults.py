@@ -132,3 +132,21 @@ def test_a_queued_export_survives_a_slow_generator_start(
     rules = requests.get(f"{local_stack['fault_proxy']}/__faults", timeout=10).json()
     assert rules[0]["hits"] == 1
     assert job["state"] == "succeeded", job
+
+
+def test_a_replayed_export_create_returns_the_first_answer(
+    api: Callable[..., requests.Response],
+    faults: Callable[[list[dict[str, Any]]], None],
+    local_stack: dict[str, Any],
+) -> None:
+    """GIVEN the create transaction is applied but its answer lost, so botocore sends it again."""
+    faults([{"service": "dynamodb", "operation": "TransactWriteItems", "error": "lost-answer", "count": 1}])
+    # WHEN staff triggers an export
+    started = api("POST", "/analytics/generate-parquet", user="staff", json={})
+    rules = requests.get(f"{local_stack['fault_proxy']}/__faults", timeout=10).json()
+    faults([])
+    # THEN the answer was really lost once, and the retry got the first answer: 202, not 409 naming itself
+    assert rules[0]["hits"] == 1
+    assert started.status_code == 202, started.text
+    job = _wait_for_job(api, started.json()["job_id"])
+    assert job["state"] == "succeeded", job
