@@ -37,6 +37,14 @@ IMAGE_SOURCES = (
 )
 DEFAULT_REPOSITORY = "hdcn-parquet-generator"
 DOCKER_V2 = "application/vnd.docker.distribution.manifest.v2+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+# What Lambda accepts: one image manifest. An index or manifest list (BuildKit's default with
+# attestations, or a multi-platform build) is refused when the function is created or updated.
+SINGLE_MANIFESTS = (DOCKER_V2, OCI_MANIFEST)
+MANIFEST_LISTS = (
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+)
 PLATFORM = "linux/amd64"
 
 
@@ -147,20 +155,22 @@ def manifest_media_type(ecr: Any, repository: str, tag: str) -> str:
         image = ecr.batch_get_image(
             repositoryName=repository,
             imageIds=[{"imageTag": tag}],
-            acceptedMediaTypes=[DOCKER_V2, "application/vnd.oci.image.index.v1+json"],
+            acceptedMediaTypes=[*SINGLE_MANIFESTS, *MANIFEST_LISTS],
         )["images"][0]
         media_type = image.get("imageManifestMediaType", "")
     return str(media_type)
 
 
-def verify_docker_v2(ecr: Any, repository: str, tag: str) -> tuple[bool, str]:
-    """Whether ECR stored a Docker v2 manifest (what Lambda needs), and a sentence saying so."""
+def verify_lambda_manifest(ecr: Any, repository: str, tag: str) -> tuple[bool, str]:
+    """Whether ECR stored one image manifest (what Lambda takes), and a sentence saying so."""
     media_type = manifest_media_type(ecr, repository, tag)
-    if media_type == DOCKER_V2:
-        return True, f"ECR reports a Docker v2 manifest for {repository}:{tag}"
+    if media_type in SINGLE_MANIFESTS:
+        return True, f"ECR reports a single image manifest ({media_type}) for {repository}:{tag}"
+    kind = "an image index / manifest list" if media_type in MANIFEST_LISTS else "no image manifest"
     return False, (
-        f"ECR reports {media_type or 'no media type'} for {repository}:{tag}; Lambda needs {DOCKER_V2}"
-        " (rebuild with DOCKER_BUILDKIT=0 or --provenance=false --sbom=false)"
+        f"ECR reports {media_type or 'no media type'} for {repository}:{tag}: {kind}, which Lambda refuses;"
+        f" it needs one image manifest ({DOCKER_V2} or {OCI_MANIFEST})"
+        " (rebuild with DOCKER_BUILDKIT=0 or --provenance=false --sbom=false, for one platform)"
     )
 
 
@@ -202,7 +212,10 @@ def cmd_push(args: argparse.Namespace, out: Callable[[str], None] = print) -> in
         out(f"# ecr describe-repositories / create-repository {args.repository} (region {args.region})")
         for step in push_steps(args.repository, tag, account, args.region):
             out(step.shell())
-        out(f"# ecr describe-images {args.repository}:{tag} → imageManifestMediaType must be {DOCKER_V2}")
+        out(
+            f"# ecr describe-images {args.repository}:{tag} → imageManifestMediaType must be one image "
+            f"manifest ({DOCKER_V2} or {OCI_MANIFEST}), not an index"
+        )
         out(f"# deploy with GeneratorImageTag={tag}")
         return 0
     if shutil.which("docker") is None:
@@ -224,7 +237,7 @@ def cmd_push(args: argparse.Namespace, out: Callable[[str], None] = print) -> in
     for step in push_steps(args.repository, tag, account, args.region):
         out(step.shell())
         _run(step, stdin=password.encode() if step.stdin_from else None)
-    ok, message = verify_docker_v2(ecr, args.repository, tag)
+    ok, message = verify_lambda_manifest(ecr, args.repository, tag)
     out(message)
     if ok:
         out(f"deploy with GeneratorImageTag={tag}")

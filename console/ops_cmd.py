@@ -7,9 +7,14 @@ unset) or AWS with the caller's credentials (`--aws`).
 
 `hdcn deploy` is the five-step pipeline: (1) refuse a stack in progress or failed,
 (2) cfn-lint the template, (3) build and push the generator image only when its inputs
-changed (`console.image_cmd`, tag = content hash), (4) `sam build SharedLayer` + `sam deploy`
-with `samconfig.toml` and `GeneratorImageTag=<hash>`, (5) the health checks and endpoint
-tests; non-zero exit if any step fails. It never runs git. aws-sam-cli pins an older
+changed (`console.image_cmd`, tag = content hash), (4) build the layer for Lambda's platform
+with pip, `sam deploy --no-execute-changeset` with `samconfig.toml`, `GeneratorImageTag=<hash>`
+and `GeneratorImageRepository=<repository>`, then review the change set and execute it only if
+it neither removes nor replaces a table, the bucket or the user pool, (5) the health checks and
+the authenticated read-only routes with a smoke user's token (and, with `--smoke-export`, an
+export); non-zero exit if any step fails. `--dry-run` prints every command and, with AWS
+credentials, creates the change set and shows the same review without executing it.
+It never runs git. aws-sam-cli pins an older
 boto3, so `sam` comes from its own environment: `HDCN_SAM_CLI` names the executable
 (for example `pipx install aws-sam-cli` → `~/.local/bin/sam`, or
 `python -m venv ~/.venvs/sam && ~/.venvs/sam/bin/pip install aws-sam-cli` →
@@ -30,8 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backend.local.template import REPO_ROOT
-from console import image_cmd
+from backend.local.template import REPO_ROOT, load_template
+from console import change_set, image_cmd, smoke
 
 sys.path.insert(0, str(REPO_ROOT / "backend" / "layer"))  # hdcn_common, as the Lambda layer provides it
 
@@ -198,30 +203,115 @@ def cfn_lint_cli() -> str:
     return str(beside) if beside.exists() else "cfn-lint"
 
 
-def sam_commands(tag: str, alarm_topic: str | None, image_repository: str) -> list[list[str]]:
-    """`sam build SharedLayer` then `sam deploy` with samconfig.toml and the image tag.
+# ---------------------------------------------------------------- layer build (no python3.11 needed)
 
-    Only the layer needs building (its requirements are installed under python/); the zip
-    functions are their app.py as it is. A full `sam build` would also build the image
-    function from its Dockerfile and have `sam deploy` push it and replace its ImageUri, so
-    the image built in step 3 and pinned by GeneratorImageTag would not be the one deployed.
-    `--image-repository` is required by `sam deploy` for an image function; with the
-    template's ImageUri an ECR URI, it leaves that URI as it is (checked with sam 1.170).
+LAYER_SOURCE = "backend/layer"
+LAMBDA_PLATFORM = "manylinux2014_x86_64"  # the functions' x86_64 architecture
+LAMBDA_PYTHON = "3.11"  # the functions' runtime, python3.11
+BUILD_DIR = ".aws-sam/hdcn"  # under .aws-sam (ignored by git), beside what `sam build` would write
+
+
+def layer_pip_command(target: str) -> list[str]:
+    """pip installs the layer's requirements as Lambda's python3.11 on x86_64 needs them, from wheels only.
+
+    `sam build SharedLayer` would need a python3.11 on PATH (its python3.11 build method runs
+    one); pip can fetch the right wheels with any Python, so the deploy does not need it.
     """
-    overrides = [f"GeneratorImageTag={tag}"] + ([f"AlarmTopicArn={alarm_topic}"] if alarm_topic else [])
-    sam = sam_cli()
     return [
-        [sam, "build", "SharedLayer", "--config-file", SAMCONFIG],
-        [
-            sam,
-            "deploy",
-            "--config-file",
-            SAMCONFIG,
-            "--image-repository",
-            image_repository,
-            "--parameter-overrides",
-            *overrides,
-        ],
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--platform",
+        LAMBDA_PLATFORM,
+        "--implementation",
+        "cp",
+        "--python-version",
+        LAMBDA_PYTHON,
+        "--only-binary=:all:",
+        "--upgrade",
+        "--target",
+        target,
+        "-r",
+        f"{LAYER_SOURCE}/requirements.txt",
+    ]
+
+
+def build_layer(build_dir: Path, out: Out) -> Path | None:
+    """The layer folder (python/ with hdcn_common and its requirements), or None if pip failed."""
+    layer = build_dir / "layer"
+    shutil.rmtree(layer, ignore_errors=True)
+    python_dir = layer / "python"
+    python_dir.mkdir(parents=True)
+    if not _run(layer_pip_command(str(python_dir)), out):
+        out(
+            "  pip could not fetch Lambda wheels for the layer's requirements (network, or a pin without one)"
+        )
+        return None
+    shutil.copytree(
+        REPO_ROOT / LAYER_SOURCE / "hdcn_common",
+        python_dir / "hdcn_common",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
+    return layer
+
+
+def deploy_template(build_dir: Path, layer_dir: Path) -> Path:
+    """template.yaml with the built layer and absolute code folders, for `sam deploy --template-file`."""
+    template = load_template()
+    for res in template["Resources"].values():
+        props = res.get("Properties", {})
+        if res["Type"] == "AWS::Serverless::LayerVersion":
+            props["ContentUri"] = str(layer_dir)
+            res.get("Metadata", {}).pop("BuildMethod", None)  # built already: sam must not build again
+        elif isinstance(props.get("CodeUri"), str):
+            props["CodeUri"] = str(REPO_ROOT / props["CodeUri"])
+    path = build_dir / "template.json"
+    path.write_text(json.dumps(template, indent=1))
+    return path
+
+
+# ---------------------------------------------------------------- sam deploy
+
+
+def parameter_overrides(args: argparse.Namespace, tag: str) -> list[str]:
+    """What the command line sets: the image (repository and tag) and the operator's choices."""
+    overrides = [f"GeneratorImageTag={tag}", f"GeneratorImageRepository={args.repository}"]
+    if getattr(args, "alarm_topic_arn", None):
+        overrides.append(f"AlarmTopicArn={args.alarm_topic_arn}")
+    if getattr(args, "api_access_logs", False):
+        overrides.append("ApiAccessLogging=on")
+    for pair in getattr(args, "parameter_overrides", None) or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--parameter-overrides: {pair!r} is not KEY=VALUE")
+        overrides.append(f"{key}={value}")
+    return overrides
+
+
+def sam_deploy_command(template_file: str, image_repository_uri: str, overrides: list[str]) -> list[str]:
+    """`sam deploy` that only creates the change set: `hdcn deploy` reviews it before executing.
+
+    No `sam build`: the layer is built by pip (`build_layer`) and the zip functions are their
+    app.py as it is; a full `sam build` would also build the image function from its Dockerfile
+    and have `sam deploy` push it and replace its ImageUri, so the image built in step 3 and
+    pinned by GeneratorImageTag would not be the one deployed. `--image-repository` is required
+    by `sam deploy` for an image function; with the template's ImageUri an ECR URI, it leaves
+    that URI as it is (checked with sam 1.170).
+    """
+    return [
+        sam_cli(),
+        "deploy",
+        "--config-file",
+        SAMCONFIG,
+        "--template-file",
+        template_file,
+        "--image-repository",
+        image_repository_uri,
+        "--no-execute-changeset",
+        "--parameter-overrides",
+        *overrides,
     ]
 
 
@@ -245,13 +335,27 @@ def _image_in_ecr(ecr: Any, repository: str, tag: str) -> bool:
     return True
 
 
-def deploy_dry_run(args: argparse.Namespace, out: Out = print) -> int:
-    """Print the five steps with each command; run nothing, call no AWS API."""
+def api_logging_refusal(apigateway: Any) -> str | None:
+    """Why `--api-access-logs` cannot deploy on this account (None: the account has the role)."""
+    if apigateway.get_account().get("cloudwatchRoleArn"):
+        return None
+    return (
+        "--api-access-logs needs the account's API Gateway CloudWatch role, and `apigateway get-account` "
+        "shows none: the stage would fail and the stack roll back. Set one first (a role API Gateway may "
+        "assume with AmazonAPIGatewayPushToCloudWatchLogs, then `aws apigateway update-account "
+        "--patch-operations op=replace,path=/cloudwatchRoleArn,value=<role-arn>`), or deploy without it"
+    )
+
+
+def deploy_dry_run(args: argparse.Namespace, out: Out = print, target: Target | None = None) -> int:
+    """Print the five steps with each command; with a target, also create and review the change set."""
     tag = image_cmd.content_hash()
     region, stack = args.region, args.stack
     out(f"hdcn deploy --dry-run: {stack} in {region}, generator image tag {tag} (content hash)")
     out("step 1/5: stack state check (refuses *_IN_PROGRESS, *_FAILED and ROLLBACK_COMPLETE)")
     out(f"  aws cloudformation describe-stacks --stack-name {stack} --region {region}")
+    if getattr(args, "api_access_logs", False):
+        out(f"  aws apigateway get-account --region {region}  (refuses if cloudwatchRoleArn is not set)")
     out("step 2/5: lint the template")
     out(f"  {shlex.join([cfn_lint_cli(), 'template.yaml'])}")
     out(f"step 3/5: build and push the generator image, only if ECR has no {args.repository}:{tag}")
@@ -261,14 +365,36 @@ def deploy_dry_run(args: argparse.Namespace, out: Out = print) -> int:
     image_cmd.cmd_push(_image_args(args, True), out=lines.append)
     for line in lines:
         out(f"  {line}")
-    out(f"step 4/5: deploy with SAM (sam from its own environment: HDCN_SAM_CLI={sam_cli()})")
+    out(f"step 4/5: build the layer, create the change set, review it, execute it (sam: {sam_cli()})")
+    out(f"  {shlex.join(['python', *layer_pip_command(f'{BUILD_DIR}/layer/python')[1:]])}")
+    out(f"  cp -r {LAYER_SOURCE}/hdcn_common {BUILD_DIR}/layer/python/")
     repo_uri = f"{image_cmd.registry('<account-id>', region)}/{args.repository}"
-    for command in sam_commands(tag, args.alarm_topic_arn, repo_uri):
-        out(f"  {shlex.join(command)}")
-    out("step 5/5: health checks and endpoint tests (exit 1 if any fails)")
-    out(f"  hdcn health --aws --stack {stack} --region {region}")
-    out("nothing was run; git is never touched")
-    return 0
+    sam = sam_deploy_command(f"{BUILD_DIR}/template.json", repo_uri, parameter_overrides(args, tag))
+    out(f"  {shlex.join(sam)}")
+    out(f"  aws cloudformation describe-change-set --stack-name {stack} --change-set-name <sam's change set>")
+    out(
+        "  review: refuses (and deletes the change set) if a table, the bucket or the user pool would be "
+        "removed or replaced (Action Remove, or Replacement True/Conditional), naming each"
+    )
+    out(f"  aws cloudformation execute-change-set --stack-name {stack} --change-set-name <sam's change set>")
+    out("step 5/5: health checks and the authenticated routes with the smoke user (exit 1 if any fails)")
+    out(f"  hdcn health --aws --stack {stack} --region {region}  (with the smoke user's token)")
+    routes = list(smoke.READ_ROUTES) + (list(smoke.EXPORT_ROUTES) if args.smoke_export else [])
+    out(f"  GET {', '.join(routes)} as {smoke.SMOKE_USER} ({', '.join(smoke.READ_GROUPS)})")
+    if args.smoke_export:
+        out("  POST /analytics/generate-parquet, then GET /analytics/jobs/<id> until it ends (must succeed)")
+    if target is None:
+        out("nothing was run; git is never touched")
+        return 0
+    out("change set review (the change set is created, shown and deleted; nothing is executed):")
+    review = _create_and_review(args, target, tag, out)
+    if review is None:
+        return 1
+    cfn = target.clients("cloudformation")
+    if review.status:
+        cfn.delete_change_set(StackName=stack, ChangeSetName=review.change_set_id)
+    out("dry run: nothing was executed; git is never touched")
+    return 0 if review.accepted else 3
 
 
 def _run(command: list[str], out: Out) -> bool:
@@ -277,6 +403,39 @@ def _run(command: list[str], out: Out) -> bool:
         out(f"  {command[0]} not found (for sam: set HDCN_SAM_CLI to the sam of its own venv)")
         return False
     return subprocess.run(command, cwd=REPO_ROOT).returncode == 0
+
+
+def _create_and_review(
+    args: argparse.Namespace, target: Target, tag: str, out: Out
+) -> change_set.Review | None:
+    """Build the layer, have sam create the change set, and show its review (None: it failed)."""
+    from datetime import UTC, datetime, timedelta
+
+    build_dir = REPO_ROOT / BUILD_DIR
+    build_dir.mkdir(parents=True, exist_ok=True)
+    layer = build_layer(build_dir, out)
+    if layer is None:
+        return None
+    template_file = deploy_template(build_dir, layer)
+    account = target.clients("sts").get_caller_identity()["Account"]
+    repo_uri = f"{image_cmd.registry(account, args.region)}/{args.repository}"
+    # CloudFormation's clock, not ours, stamps the change set: allow for skew.
+    since = datetime.now(UTC) - timedelta(minutes=2)
+    command = sam_deploy_command(str(template_file), repo_uri, parameter_overrides(args, tag))
+    if not _run(command, out):
+        out("  sam failed; see its output above")
+        return None
+    cfn = target.clients("cloudformation")
+    name = change_set.newest_change_set(cfn, args.stack, since)
+    if name is None:
+        out("  no change set: the stack already matches the template and parameters")
+        return change_set.Review(name="(none)", status="", changes=[])
+    review = change_set.describe(
+        cfn, args.stack, name, frozenset(getattr(args, "release_retained", None) or ())
+    )
+    for line in review.lines():
+        out(f"  {line}")
+    return review
 
 
 def deploy(args: argparse.Namespace, target: Target, out: Out = print) -> int:
@@ -293,6 +452,11 @@ def deploy(args: argparse.Namespace, target: Target, out: Out = print) -> int:
     if why:
         out(f"  refusing to deploy: {why}")
         return 2
+    if getattr(args, "api_access_logs", False):
+        why = api_logging_refusal(target.clients("apigateway"))
+        if why:
+            out(f"  refusing to deploy: {why}")
+            return 2
     out(f"  {status or 'no stack yet (first deploy)'}: ok")
     out("step 2/5: lint the template")
     if not _run([cfn_lint_cli(), "template.yaml"], out):
@@ -307,21 +471,59 @@ def deploy(args: argparse.Namespace, target: Target, out: Out = print) -> int:
             return 1
         if image_cmd.cmd_push(_image_args(args, False), out=out) != 0:
             return 1
-    out("step 4/5: sam build (the layer) and sam deploy")
-    account = target.clients("sts").get_caller_identity()["Account"]
-    repo_uri = f"{image_cmd.registry(account, args.region)}/{args.repository}"
-    for command in sam_commands(tag, args.alarm_topic_arn, repo_uri):
-        if not _run(command, out):
-            out("  sam failed; see its output above")
+    out("step 4/5: the layer (pip, for Lambda's platform), the change set, its review")
+    review = _create_and_review(args, target, tag, out)
+    if review is None:
+        return 1
+    if not review.accepted:
+        cfn.delete_change_set(StackName=args.stack, ChangeSetName=review.change_set_id)
+        return 3
+    if review.status:
+        out(f"  executing {review.name}")
+        cfn.execute_change_set(StackName=args.stack, ChangeSetName=review.change_set_id)
+        waiter = "stack_create_complete" if status is None else "stack_update_complete"
+        try:
+            cfn.get_waiter(waiter).wait(StackName=args.stack, WaiterConfig={"Delay": 10, "MaxAttempts": 360})
+        except Exception as err:  # botocore's WaiterError: the stack failed or rolled back
+            out(f"  the stack did not reach a complete state ({type(err).__name__}): `hdcn status`")
             return 1
-    out("step 5/5: health checks and endpoint tests")
-    return health(args, target, out)
+    out("step 5/5: health checks and the authenticated routes (smoke user)")
+    return verify_deployed(args, target, out)
+
+
+def verify_deployed(args: argparse.Namespace, target: Target, out: Out = print) -> int:
+    """The health checks and the smoke routes with the smoke user's token; 0 if all passed."""
+    outputs = {
+        o["OutputKey"]: o["OutputValue"]
+        for o in describe_stack(target.clients("cloudformation"), args.stack).get("Outputs", [])
+    }
+    api_url = target.api_url or outputs.get("ApiUrl")
+    idp = target.clients("cognito-idp")
+    pool = outputs["UserPoolId"]
+    token = target.token or smoke.smoke_token(idp, pool, outputs["UserPoolClientId"], args.smoke_export)
+    try:
+        checked = Target(name=target.name, clients=target.clients, api_url=api_url, token=token)
+        healthy = health(args, checked, out)
+        out(f"smoke test of {api_url} as {smoke.SMOKE_USER}")
+        routes_ok = api_url is not None and smoke.run_smoke(api_url, token, args.smoke_export, out)
+    finally:
+        if target.token is None:
+            smoke.disable_smoke_user(idp, pool)
+    return 0 if healthy == 0 and routes_ok else 1
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    if args.dry_run:
-        return deploy_dry_run(args)
     args.aws, args.local = True, False  # a deploy always goes to AWS
+    if args.dry_run:
+        if args.no_review:
+            return deploy_dry_run(args)
+        try:
+            target = resolve_target(args)
+            target.clients("sts").get_caller_identity()
+        except Exception as err:  # no credentials, or no network: the review needs AWS
+            print(f"(no change set review: AWS is not reachable with your credentials: {type(err).__name__})")
+            return deploy_dry_run(args)
+        return deploy_dry_run(args, target=target)
     return deploy(args, resolve_target(args))
 
 
@@ -364,7 +566,34 @@ def register(subparsers: Any) -> None:
     deploy_p = subparsers.add_parser("deploy", help="lint, build the image if changed, sam deploy, verify")
     _target_arguments(deploy_p)
     _check_arguments(deploy_p)
-    deploy_p.add_argument("--dry-run", action="store_true", help="print the five steps and commands only")
+    deploy_p.add_argument(
+        "--dry-run", action="store_true", help="print the five steps; review the change set, execute nothing"
+    )
     deploy_p.add_argument("--repository", default=image_cmd.DEFAULT_REPOSITORY, help="ECR repository")
     deploy_p.add_argument("--alarm-topic-arn", help="SNS topic for the stack's alarms (AlarmTopicArn)")
+    deploy_p.add_argument(
+        "--api-access-logs",
+        action="store_true",
+        help="MyApi access logs (ApiAccessLogging=on); refused if the account has no API Gateway log role",
+    )
+    deploy_p.add_argument(
+        "--smoke-export", action="store_true", help="step 5 also triggers an export and waits for it"
+    )
+    deploy_p.add_argument(
+        "--parameter-overrides",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="more template parameters, e.g. the adoption ones (ExistingMembersTableName=Members ...)",
+    )
+    deploy_p.add_argument(
+        "--release-retained",
+        action="append",
+        metavar="LOGICAL_ID",
+        help="accept that the stack lets go of this data resource when it is kept (Remove, DeletionPolicy "
+        "Retain), e.g. to adopt an existing one; a replacement is always refused",
+    )
+    deploy_p.add_argument(
+        "--no-review", action="store_true", help="with --dry-run: print only, no change set (no AWS call)"
+    )
     deploy_p.set_defaults(func=cmd_deploy)

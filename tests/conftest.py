@@ -30,7 +30,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """`hdcn local up` in a child process (with the console and the fault proxy), as a user would start it."""
     stack = LocalStackProcess(
-        tmp_path_factory.mktemp("hdcn-state"), members=TEST_MEMBERS, console=True, fault_proxy=True
+        tmp_path_factory.mktemp("hdcn-state"),
+        members=TEST_MEMBERS,
+        console=True,
+        fault_proxy=True,
+        extra=("--record-aws-calls",),  # every test's AWS calls feed the IAM policy test
     )
     state = stack.start()
     yield state

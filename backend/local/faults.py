@@ -6,9 +6,15 @@ proxy instead of moto. It forwards every call unchanged until a rule says otherw
 "count": 10}]` makes the next ten DynamoDB Scans fail as AWS fails them when throttling
 (so botocore's own retries are exercised first); `"error": "delay", "seconds": 3` holds
 matching calls for that long and then forwards them (a slow dependency, or a request
-kept in flight while a test stops the stack). Rules match on the SigV4 credential
-scope's service and, for JSON protocols, the `X-Amz-Target` operation (for S3, the
-HTTP method). `DELETE /__faults` clears them; `GET /__faults` shows hits.
+kept in flight while a test stops the stack); `"error": "lost-answer"` forwards the call (it is
+applied) and then answers a 500 as if the answer was lost, so botocore sends it again.
+Rules match on the SigV4 credential scope's service and, for JSON protocols, the
+`X-Amz-Target` operation (for S3, the HTTP method). `DELETE /__faults` clears them;
+`GET /__faults` shows hits.
+
+The same rules reach the local Lambda runtime: `{"service": "lambda", "operation": "Invoke",
+"error": "delay", "seconds": 60}` holds the start of the next asynchronous invocation (after
+its 202) for that long, as an image cold start or Lambda's event queue can.
 """
 
 from __future__ import annotations
@@ -36,6 +42,12 @@ _ERRORS: dict[str, dict[str, tuple[int, str, str]]] = {
             "application/x-amz-json-1.0",
             '{"__type": "com.amazonaws.dynamodb.v20120810#ServiceUnavailable",'
             ' "message": "Service unavailable"}',
+        ),
+        "lost-answer": (
+            500,
+            "application/x-amz-json-1.0",
+            '{"__type": "com.amazonaws.dynamodb.v20120810#InternalServerError",'
+            ' "message": "Internal server error"}',
         ),
     },
     "s3": {
@@ -93,7 +105,10 @@ class FaultProxy:
 
     def inject(self, method: str, headers: dict[str, str]) -> FaultRule | None:
         """The rule that applies to this call (counted as a hit), if any."""
-        service, operation = _service_and_operation(method, headers)
+        return self.match(*_service_and_operation(method, headers))
+
+    def match(self, service: str, operation: str) -> FaultRule | None:
+        """The rule for `service`/`operation` (counted as a hit), if any; also used by the local runtime."""
         with self.lock:
             for rule in self.rules:
                 if rule.matches(service, operation):
@@ -133,6 +148,13 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             rule = proxy.inject(self.command, {k.lower(): v for k, v in headers.items()})
             if rule is not None and rule.error == "delay":
                 time.sleep(rule.seconds)
+            elif rule is not None and rule.error == "lost-answer":
+                proxy.forward(self.command, self.path, headers, body)  # applied; its answer never arrives
+                status, ctype, text = proxy.error(rule)
+                self._reply(
+                    status, [("Content-Type", ctype), ("x-amzn-ErrorType", "injected")], text.encode()
+                )
+                return
             elif rule is not None:
                 status, ctype, text = proxy.error(rule)
                 self._reply(
@@ -171,7 +193,9 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
 
 def serve_fault_proxy(upstream: str, host: str, port: int) -> ThreadingHTTPServer:
     """Start the proxy in a daemon thread."""
-    server = ThreadingHTTPServer((host, port), _handler(FaultProxy(upstream)))
+    proxy = FaultProxy(upstream)
+    server = ThreadingHTTPServer((host, port), _handler(proxy))
+    server.fault_proxy = proxy  # type: ignore[attr-defined]  # the runtime reads the same rules
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name=f"faults-{port}", daemon=True).start()
     return server

@@ -18,6 +18,7 @@ import threading
 import time
 from types import FrameType
 
+from backend.local import aws_calls
 from backend.local.runtime import LambdaContext, load_handler
 from backend.local.template import functions, load_template
 
@@ -49,6 +50,14 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _stop_once)
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
     request = json.loads(sys.stdin.read())
+    try:
+        # A start held by a fault rule (a slow cold start); the stack stopping ends the wait.
+        time.sleep(float(request.get("start_delay") or 0.0))
+    except InvocationStopped:
+        return 143
+    if os.environ.get(aws_calls.ENV_VAR):
+        aws_calls.install()  # the stack records AWS calls: this child's are its function's
+        aws_calls.set_process_function(request["function"])
     spec = functions(load_template())[request["function"]]
     handler = load_handler(spec)
     name = request["physical_name"]

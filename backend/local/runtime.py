@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from backend.local import aws_calls
 from backend.local.template import REPO_ROOT, FunctionSpec, functions, load_template
 
 _HANDLER_LOCK = threading.Lock()
@@ -104,6 +105,7 @@ class LocalRuntime:
     account_id: str
     specs: dict[str, FunctionSpec] = field(default_factory=lambda: functions(load_template()))
     invocations: dict[str, AsyncInvocation] = field(default_factory=dict)
+    faults: Any = None  # the fault proxy's rules (`backend.local.faults.FaultProxy`), when one runs
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _handlers: dict[str, Any] = field(default_factory=dict)
 
@@ -157,18 +159,26 @@ class LocalRuntime:
         # at a time in this process; requests still arrive concurrently and race where it
         # matters, at DynamoDB's conditional writes.
         with _HANDLER_LOCK:
-            return handler(event, self.context(logical_id))
+            # Its AWS calls are this function's (the IAM policy test reads them; see aws_calls).
+            aws_calls.set_function(logical_id)
+            try:
+                return handler(event, self.context(logical_id))
+            finally:
+                aws_calls.set_function(None)
 
     def invoke_async(self, logical_id: str, event: dict[str, Any]) -> str:
         """An `Event` invocation in a child process, ended at the function's timeout."""
         spec = self.specs[logical_id]
         request_id = str(uuid.uuid4())
+        rule = self.faults.match("lambda", "Invoke") if self.faults is not None else None
         payload = json.dumps(
             {
                 "function": logical_id,
                 "event": event,
                 "request_id": request_id,
                 "physical_name": self.physical_names.get(logical_id, logical_id),
+                # A fault rule may hold the start, as Lambda's event queue and a cold start can.
+                "start_delay": rule.seconds if rule is not None and rule.error == "delay" else 0.0,
             }
         )
         proc = subprocess.Popen(

@@ -121,6 +121,7 @@ def run(
     fault_proxy_port: int | None = None,
     parameters: dict[str, str] | None = None,
     data_kind: str = "clean",
+    record_aws_calls: bool = False,
 ) -> int:
     """Bring the stack up, then wait for SIGINT/SIGTERM and take it down."""
     from backend.local.persistence import secure_dir, secure_tree
@@ -139,6 +140,11 @@ def run(
     )
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     started = time.time()
+    if record_aws_calls:
+        from backend.local import aws_calls
+
+        # Before any client exists: every function's AWS call is recorded (the IAM policy test).
+        aws_calls.install(log_dir / aws_calls.FILE_NAME)
 
     from backend.local.deploy import ACCOUNT_ID, DEMO_PASSWORD, DEMO_USERS, REGION, aws_client, deploy
 
@@ -149,11 +155,13 @@ def run(
     # moto must run in this process so that the CloudFormation adapters apply.
     from moto.server import ThreadedMotoServer
 
-    from backend.local import cfn_adapters, moto_patches
+    from backend.local import cfn_adapters, moto_patches, s3_presign
 
     cfn_adapters.install()
     # moto's DynamoDB is not atomic per request under concurrency; real DynamoDB is.
     moto_patches.install()
+    # moto serves presigned links whatever their signature; S3 refuses SigV2, altered and expired ones.
+    s3_presign.install()
     moto = ThreadedMotoServer(ip_address=HOST, port=ports.aws, verbose=False)
     moto.start()
 
@@ -183,6 +191,7 @@ def run(
         from backend.local.faults import serve_fault_proxy
 
         fault_proxy = serve_fault_proxy(aws_endpoint, HOST, fault_proxy_port)
+        runtime.faults = fault_proxy.fault_proxy  # type: ignore[attr-defined]
         fault_proxy_url = f"http://{HOST}:{fault_proxy_port}"
         os.environ["AWS_ENDPOINT_URL"] = fault_proxy_url
 
@@ -332,6 +341,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--fault-proxy-port", type=int, help="route the functions' AWS calls through a fault proxy"
     )
     parser.add_argument(
+        "--record-aws-calls",
+        action="store_true",
+        help="record each function's AWS operations in <state-dir>/logs/aws-calls.jsonl (IAM policy test)",
+    )
+
+    parser.add_argument(
         "--parameter-overrides",
         nargs="+",
         default=[],
@@ -365,6 +380,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         args.fault_proxy_port,
         parse_overrides(args.parameter_overrides),
         args.data,
+        args.record_aws_calls,
     )
 
 

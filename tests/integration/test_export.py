@@ -224,3 +224,48 @@ def test_nightly_schedule_is_deployed_and_off_by_default(aws: Callable[[str], An
     assert len(nightly) == 1 and nightly[0]["State"] == "DISABLED"
     targets = aws("events").list_targets_by_rule(Rule=nightly[0]["Name"])["Targets"]
     assert targets and ":function:" in targets[0]["Arn"]
+
+
+def test_local_s3_refuses_altered_sigv2_and_expired_links(
+    api: Api, full_export: dict[str, Any], local_stack: dict[str, Any]
+) -> None:
+    """GIVEN a download link from the API WHEN it is altered, signed with SigV2 or expired THEN 403, as S3."""
+    from datetime import UTC, datetime, timedelta
+    from unittest import mock
+    from urllib.parse import unquote, urlsplit
+
+    import boto3
+    from botocore.config import Config
+
+    body = api("GET", "/analytics/download-parquet/latest", user="admin").json()
+    url = body["files"][0]["url"]
+    assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in url
+    assert requests.get(url, timeout=30).status_code == 200
+    key = unquote(urlsplit(url).path.split("/", 2)[2])
+    other = next(f["url"] for f in body["files"][1:])
+    altered = url.replace(urlsplit(url).path, urlsplit(other).path)
+    refused = requests.get(altered, timeout=30)
+    assert refused.status_code == 403 and "<Code>SignatureDoesNotMatch</Code>" in refused.text
+
+    def presign(version: str, at: datetime) -> str:
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=local_stack["aws_endpoint"],
+            region_name=local_stack["region"],
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            aws_session_token="testing",
+            config=Config(signature_version=version),
+        )
+        with mock.patch("botocore.auth.get_current_datetime", return_value=at):
+            bucket = local_stack["outputs"]["ExportBucketName"]
+            return str(
+                s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=300)
+            )
+
+    now = datetime.now(UTC)
+    assert requests.get(presign("s3v4", now), timeout=30).status_code == 200
+    sigv2 = requests.get(presign("s3", now), timeout=30)
+    assert sigv2.status_code == 403 and "<Code>AccessDenied</Code>" in sigv2.text
+    expired = requests.get(presign("s3v4", now - timedelta(minutes=10)), timeout=30)
+    assert expired.status_code == 403 and "Request has expired" in expired.text

@@ -101,3 +101,52 @@ def test_s3_failing_during_an_export_fails_the_job_and_keeps_the_previous_export
     assert not any(o["Key"].endswith("_manifest.json") for o in listed.get("Contents", []))
     exports = api("GET", "/analytics/exports", user="admin").json()["exports"]
     assert failed["job_id"] not in {e["export_id"] for e in exports}
+
+
+QUEUED_START_DELAY_S = 60  # the generator's start held this long: above ExportStaleAfterSeconds (30)
+
+
+@pytest.mark.slow
+def test_a_queued_export_survives_a_slow_generator_start(
+    api: Callable[..., requests.Response],
+    faults: Callable[[list[dict[str, Any]]], None],
+    local_stack: dict[str, Any],
+) -> None:
+    """GIVEN the generator's asynchronous start held 60 s after the API's invoke, as a cold start can be."""
+    faults(
+        [
+            {
+                "service": "lambda",
+                "operation": "Invoke",
+                "error": "delay",
+                "seconds": QUEUED_START_DELAY_S,
+                "count": 1,
+            }
+        ]
+    )
+    # WHEN staff triggers an export and readers keep reading its job meanwhile (each read reconciles)
+    started = api("POST", "/analytics/generate-parquet", user="staff", json={})
+    assert started.status_code == 202, started.text
+    job = _wait_for_job(api, started.json()["job_id"], seconds=QUEUED_START_DELAY_S + 180)
+    # THEN the start really was held (the rule was hit) and the job was not failed as stale: it ran
+    rules = requests.get(f"{local_stack['fault_proxy']}/__faults", timeout=10).json()
+    assert rules[0]["hits"] == 1
+    assert job["state"] == "succeeded", job
+
+
+def test_a_replayed_export_create_returns_the_first_answer(
+    api: Callable[..., requests.Response],
+    faults: Callable[[list[dict[str, Any]]], None],
+    local_stack: dict[str, Any],
+) -> None:
+    """GIVEN the create transaction is applied but its answer lost, so botocore sends it again."""
+    faults([{"service": "dynamodb", "operation": "TransactWriteItems", "error": "lost-answer", "count": 1}])
+    # WHEN staff triggers an export
+    started = api("POST", "/analytics/generate-parquet", user="staff", json={})
+    rules = requests.get(f"{local_stack['fault_proxy']}/__faults", timeout=10).json()
+    faults([])
+    # THEN the answer was really lost once, and the retry got the first answer: 202, not 409 naming itself
+    assert rules[0]["hits"] == 1
+    assert started.status_code == 202, started.text
+    job = _wait_for_job(api, started.json()["job_id"])
+    assert job["state"] == "succeeded", job

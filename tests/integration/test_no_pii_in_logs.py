@@ -100,7 +100,9 @@ def test_logs_hold_no_member_pii_after_every_route(
     state_dir = Path(local_stack["state_dir"])
     up_log = (state_dir / "up.log").read_text(encoding="utf-8", errors="replace")
     logs = [up_log] + [
-        p.read_text(encoding="utf-8", errors="replace") for p in sorted((state_dir / "logs").glob("*.log"))
+        p.read_text(encoding="utf-8", errors="replace")
+        for pattern in ("*.log", "*.jsonl")  # .jsonl: the functions' recorded AWS calls
+        for p in sorted((state_dir / "logs").glob(pattern))
     ]
     # The scan reads the right files: the handlers' JSON lines with their correlation ids are there.
     assert '"correlation_id"' in up_log and '"message":"health checks run"' in up_log

@@ -59,3 +59,30 @@ def test_status_prints_the_resources_table(local_stack: dict[str, Any]) -> None:
     assert lines[1].split() == ["Logical", "ID", "Type", "Physical", "ID", "Status"]
     ops_row = next(line for line in lines if line.startswith("OpsFunction "))
     assert ops_row.split()[1] == "AWS::Lambda::Function" and ops_row.split()[-1] == "CREATE_COMPLETE"
+
+
+def test_deploy_step_5_calls_the_authenticated_routes_as_its_smoke_user(local_stack: dict[str, Any]) -> None:
+    """GIVEN a deployed stack (the local one) WHEN `hdcn deploy`'s step 5 verifies it, with an export."""
+    from backend.local.deploy import aws_client
+    from console import ops_cmd, smoke
+    from console.cli import build_parser
+
+    args = build_parser().parse_args(["deploy", "--smoke-export"])
+    target = ops_cmd.Target(
+        name="local stack",
+        clients=lambda service: aws_client(service, local_stack["aws_endpoint"]),
+        api_url=local_stack["api_url"],
+        token=None,
+    )
+    lines: list[str] = []
+    code = ops_cmd.verify_deployed(args, target, out=lines.append)
+    text = "\n".join(lines)
+    # THEN the health checks and every read-only route pass with the token the deploy got itself
+    assert code == 0, text
+    for path in smoke.READ_ROUTES + smoke.EXPORT_ROUTES:
+        assert f"PASS  GET {path} answered 200" in text
+    assert "endpoint_authenticated" in text and "export " in text and "ended succeeded" in text
+    # and the smoke user is disabled again, so it cannot sign in between deploys
+    idp = aws_client("cognito-idp", local_stack["aws_endpoint"])
+    user = idp.admin_get_user(UserPoolId=local_stack["outputs"]["UserPoolId"], Username=smoke.SMOKE_USER)
+    assert user["Enabled"] is False

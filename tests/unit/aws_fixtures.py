@@ -134,9 +134,11 @@ class ExportEnv:
         install_raw_scan(client)
         return client
 
-    def jobs(self, stale_seconds: int = 30) -> ExportJobs:
+    def jobs(self, stale_seconds: int = 30, queued_stale_seconds: int = 600) -> ExportJobs:
         return ExportJobs(
-            boto3.resource("dynamodb", region_name=REGION).Table(self.jobs_table), stale_seconds
+            boto3.resource("dynamodb", region_name=REGION).Table(self.jobs_table),
+            stale_seconds,
+            queued_stale_seconds,
         )
 
 

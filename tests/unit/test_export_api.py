@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from hdcn_common import export_jobs as export_jobs_module
 from hdcn_common.exports import ExportOptions, new_export_id
 
@@ -101,6 +102,14 @@ def test_regional_reader_gets_urls_for_their_region_only(export_env: ExportEnv) 
     assert {f["regio"] for f in body["files"]} == {"Utrecht"}
     assert body["rows"] == sum(1 for m in export_env.members if m["regio"] == "Utrecht")
     assert all("Utrecht" in f["url"] for f in body["files"])
+    # and on AWS (no endpoint override) the links are SigV4 on the bucket's regional virtual host,
+    # never SigV2 on the global endpoint, which S3 refuses for buckets created after June 2020
+    for f in body["files"]:
+        assert f["url"].startswith(f"https://{export_env.bucket}.s3.eu-west-1.amazonaws.com/analytics/")
+        assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in f["url"] and "X-Amz-Expires=300" in f["url"]
+        assert "AWSAccessKeyId=" not in f["url"] and "Signature=" not in f["url"].replace(
+            "X-Amz-Signature", ""
+        )
     # while admin gets every region
     status, body = _call(download, "GET", "/analytics/download-parquet/latest", "admin")
     assert status == 200 and body["export_id"] == export_id
@@ -228,3 +237,119 @@ def test_running_job_in_the_409_is_scoped_to_the_regional_caller(export_env: Exp
     assert status == 409
     assert body["error"]["details"]["running_job"]["requested_by"] == "staff"
     assert body["error"]["details"]["running_job"]["options"]["regio"] == "Oost"
+
+
+def _cancelled(*codes: str) -> ClientError:
+    return ClientError(
+        {
+            "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
+            "CancellationReasons": [{"Code": c} for c in codes],
+        },
+        "TransactWriteItems",
+    )
+
+
+def _no_generator(monkeypatch: pytest.MonkeyPatch, jobs_api: Any) -> list[str]:
+    """The async invoke of the generator, recorded instead of sent."""
+    invoked: list[str] = []
+
+    class FakeLambda:
+        def invoke(self, **kwargs: Any) -> dict[str, Any]:
+            invoked.append(json.loads(kwargs["Payload"])["job_id"])
+            return {"StatusCode": 202}
+
+    monkeypatch.setattr(jobs_api, "client", lambda service: FakeLambda())
+    return invoked
+
+
+def test_a_replayed_export_create_returns_the_first_answer(
+    export_env: ExportEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN the create transaction commits but its answer is lost, and the same call is sent again."""
+    from hdcn_common.settings import table
+
+    from backend.local import moto_patches
+
+    moto_patches.install()  # the local stack's DynamoDB honours ClientRequestToken, as DynamoDB does
+    jobs_api = _load(JOBS)
+    invoked = _no_generator(monkeypatch, jobs_api)
+    client = table(export_env.jobs_table).meta.client
+    real = client.transact_write_items
+    replays: list[dict[str, Any]] = []
+
+    def commit_then_replay(**kwargs: Any) -> Any:
+        real(**kwargs)  # committed; the answer is lost on the way back
+        replays.append(kwargs)
+        return real(**kwargs)  # botocore's retry sends the identical request
+
+    monkeypatch.setattr(client, "transact_write_items", commit_then_replay)
+    # WHEN staff triggers an export
+    status, body = _call(jobs_api, "POST", "/analytics/generate-parquet", "staff", body={})
+    # THEN the replay carried a token of its own and answered success: 202 with the job, not 409
+    assert replays and replays[0].get("ClientRequestToken") == body.get("job_id")
+    assert status == 202, body
+    assert body["state"] == "queued" and invoked == [body["job_id"]]
+    listed = _call(jobs_api, "GET", "/analytics/jobs", "staff")[1]["jobs"]
+    assert [j["job_id"] for j in listed] == [body["job_id"]]
+
+
+@pytest.mark.parametrize("reason", ["TransactionConflict", "ThrottlingError"])
+def test_a_conflict_or_throttle_is_not_an_export_already_running(
+    export_env: ExportEnv, monkeypatch: pytest.MonkeyPatch, reason: str
+) -> None:
+    from hdcn_common.settings import table
+
+    jobs_api = _load(JOBS)
+    invoked = _no_generator(monkeypatch, jobs_api)
+    client = table(export_env.jobs_table).meta.client
+    real = client.transact_write_items
+    calls: list[int] = []
+
+    def cancelled_once(**kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise _cancelled(reason, "None")
+        return real(**kwargs)
+
+    # GIVEN DynamoDB cancels the first transaction for a conflict or throttling (nothing holds the lock)
+    monkeypatch.setattr(client, "transact_write_items", cancelled_once)
+    # WHEN staff triggers an export THEN it is queued on the next attempt, not refused as running
+    status, body = _call(jobs_api, "POST", "/analytics/generate-parquet", "staff", body={})
+    assert status == 202, body
+    assert invoked == [body["job_id"]]
+
+    # GIVEN every attempt is cancelled that way THEN 503 "try again", never 409 export_running
+    def always_cancelled(**kwargs: Any) -> Any:
+        raise _cancelled("None", reason)
+
+    monkeypatch.setattr(client, "transact_write_items", always_cancelled)
+    status, body = _call(jobs_api, "POST", "/analytics/generate-parquet", "staff", body={})
+    assert status == 503 and body["error"]["code"] == "service_unavailable", body
+
+
+def test_a_transaction_still_in_progress_is_asked_again_with_the_same_token(
+    export_env: ExportEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hdcn_common.settings import table
+
+    jobs_api = _load(JOBS)
+    invoked = _no_generator(monkeypatch, jobs_api)
+    client = table(export_env.jobs_table).meta.client
+    real = client.transact_write_items
+    tokens: list[str] = []
+
+    def in_progress_once(**kwargs: Any) -> Any:
+        tokens.append(kwargs["ClientRequestToken"])
+        if len(tokens) == 1:
+            raise ClientError(
+                {"Error": {"Code": "TransactionInProgressException", "Message": "in progress"}},
+                "TransactWriteItems",
+            )
+        return real(**kwargs)
+
+    # GIVEN DynamoDB still applying the first attempt of the transaction
+    monkeypatch.setattr(client, "transact_write_items", in_progress_once)
+    status, body = _call(jobs_api, "POST", "/analytics/generate-parquet", "staff", body={})
+    # THEN the same job is asked for again with the same token (not a second job), and queued
+    assert status == 202, body
+    assert tokens == [body["job_id"], body["job_id"]] and invoked == [body["job_id"]]

@@ -6,7 +6,16 @@ import time
 from decimal import Decimal
 
 import pytest
-from hdcn_common.export_jobs import LOCK_ID, JobNotActive, JobRunning, decode_cursor
+from botocore.exceptions import ClientError
+from hdcn_common.export_jobs import (
+    LOCK_ID,
+    ExportJobs,
+    JobNotActive,
+    JobRunning,
+    cancellation_codes,
+    decode_cursor,
+    queued_stale_after_seconds,
+)
 from hdcn_common.exports import (
     EXPORTS_PREFIX,
     ExportOptions,
@@ -70,12 +79,12 @@ def test_stale_heartbeat_marks_job_failed_and_frees_lock(export_env: ExportEnv) 
 
 
 def test_trigger_after_a_dead_run_is_accepted(export_env: ExportEnv) -> None:
-    jobs = export_env.jobs(stale_seconds=30)
+    jobs = export_env.jobs(stale_seconds=30, queued_stale_seconds=600)
     dead = jobs.create("staff", ExportOptions())
     jobs.table.update_item(
         Key={"job_id": dead["job_id"]},
         UpdateExpression="SET heartbeat_at = :old",
-        ExpressionAttributeValues={":old": Decimal(int(time.time()) - 60)},
+        ExpressionAttributeValues={":old": Decimal(int(time.time()) - 660)},
     )
     # WHEN a trigger finds the lock held by a dead job THEN the dead job fails and the new one is queued
     fresh = jobs.create("staff", ExportOptions())
@@ -133,3 +142,68 @@ def test_delete_prefix_refuses_anything_but_one_export(export_env: ExportEnv) ->
     for prefix in ("", "analytics/", EXPORTS_PREFIX, "other/"):
         with pytest.raises(ValueError):
             delete_prefix(export_env.s3, export_env.bucket, prefix)
+
+
+def _age(jobs: ExportJobs, job_id: str, seconds: int) -> None:
+    jobs.table.update_item(
+        Key={"job_id": job_id},
+        UpdateExpression="SET heartbeat_at = :old",
+        ExpressionAttributeValues={":old": Decimal(int(time.time()) - seconds)},
+    )
+
+
+def test_a_queued_job_has_its_own_longer_limit(export_env: ExportEnv) -> None:
+    jobs = export_env.jobs(stale_seconds=30, queued_stale_seconds=600)
+    # GIVEN a job queued 60 s ago whose generator has not started yet (async invoke + image cold start)
+    job = jobs.create("staff", ExportOptions())
+    _age(jobs, job["job_id"], 60)
+    # WHEN it is read THEN it is still queued (the running limit of 30 s does not apply to it)
+    seen = jobs.get(job["job_id"])
+    assert seen is not None and seen["state"] == "queued"
+    # and the generator can still take it
+    assert jobs.start(job["job_id"])["state"] == "running"
+    # but a running job 60 s without a beat is dead
+    _age(jobs, job["job_id"], 60)
+    dead = jobs.get(job["job_id"])
+    assert dead is not None and dead["state"] == "failed" and "heartbeat" in dead["error"]
+
+
+def test_a_queued_job_never_taken_fails_after_the_queued_limit(export_env: ExportEnv) -> None:
+    jobs = export_env.jobs(stale_seconds=30, queued_stale_seconds=600)
+    job = jobs.create("staff", ExportOptions())
+    _age(jobs, job["job_id"], 601)
+    seen = jobs.get(job["job_id"])
+    assert seen is not None and seen["state"] == "failed"
+    assert "did not start within 600 s" in seen["error"]
+    assert jobs.table.get_item(Key={"job_id": LOCK_ID}).get("Item") is None
+
+
+def test_queued_limit_comes_from_the_template_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXPORT_QUEUED_STALE_SECONDS", "900")
+    assert queued_stale_after_seconds() == 900
+    monkeypatch.setenv("EXPORT_QUEUED_STALE_SECONDS", "x")
+    assert queued_stale_after_seconds() == 600
+
+
+def test_a_running_export_refusal_is_read_from_the_cancellation_reasons(export_env: ExportEnv) -> None:
+    jobs = export_env.jobs()
+    first = jobs.create("staff", ExportOptions())
+    # GIVEN the transaction DynamoDB cancels because the lock item exists
+    client = jobs.table.meta.client
+    with pytest.raises(ClientError) as cancelled:
+        client.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": jobs.table.name,
+                        "Item": {"job_id": LOCK_ID, "holder": "x"},
+                        "ConditionExpression": "attribute_not_exists(job_id)",
+                    }
+                }
+            ]
+        )
+    # THEN its reasons name the failed condition of that item, which create() reads as "running"
+    assert cancellation_codes(cancelled.value) == ["ConditionalCheckFailed"]
+    with pytest.raises(JobRunning) as refused:
+        jobs.create("admin", ExportOptions())
+    assert refused.value.job["job_id"] == first["job_id"]

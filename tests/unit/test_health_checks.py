@@ -250,7 +250,7 @@ def test_template_routes_read_the_openapi_body() -> None:
     ("media_type", "status"),
     [
         (DOCKER_V2, Status.PASS),
-        (OCI_MANIFEST, Status.WARN),
+        (OCI_MANIFEST, Status.PASS),
         ("application/vnd.oci.image.index.v1+json", Status.FAIL),
         ("application/vnd.docker.distribution.manifest.list.v2+json", Status.FAIL),
         (None, Status.FAIL),
@@ -283,3 +283,35 @@ def test_init_durations_come_from_report_lines_only() -> None:
 )
 def test_loopback_detection(url: str | None, local: bool) -> None:
     assert is_loopback_url(url) is local
+
+
+def test_api_account_role_is_needed_only_with_access_logs(stack: MockedStack) -> None:
+    """GIVEN a fresh account (no API Gateway CloudWatch role) and the default ApiAccessLogging=off."""
+    from hdcn_common.health_checks import check_api_account_logging_role
+
+    report = run_checks(stack.client, HealthConfig(), checks=[check_api_account_logging_role])
+    # THEN nothing needs the role
+    assert _check(report, "api_account_role").status == Status.PASS
+    # WHEN the stack says ApiAccessLogging=on (as deployed with the parameter) THEN the missing role fails
+    from moto.cloudformation.models import cloudformation_backends
+
+    backend = cloudformation_backends["123456789012"]["eu-west-1"]
+    cfn_stack = next(s for s in backend.stacks.values() if s.name == "webshop-backend")
+    cfn_stack.resource_map.resolved_parameters["ApiAccessLogging"] = "on"
+    failed = _check(
+        run_checks(stack.client, HealthConfig(), checks=[check_api_account_logging_role]), "api_account_role"
+    )
+    assert failed.status == Status.FAIL and "cloudwatchRoleArn" in failed.detail
+    assert failed.fix is not None and "update-account" in failed.fix
+    # and once the account has the role THEN it passes
+    stack.client("apigateway").update_account(
+        patchOperations=[
+            {
+                "op": "replace",
+                "path": "/cloudwatchRoleArn",
+                "value": "arn:aws:iam::123456789012:role/apigw-logs",
+            }
+        ]
+    )
+    report = run_checks(stack.client, HealthConfig(), checks=[check_api_account_logging_role])
+    assert _check(report, "api_account_role").status == Status.PASS

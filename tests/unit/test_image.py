@@ -109,10 +109,12 @@ def test_staged_context_holds_only_the_image_files() -> None:
     ("media_type", "accepted"),
     [
         (image_cmd.DOCKER_V2, True),
+        (image_cmd.OCI_MANIFEST, True),
         ("application/vnd.oci.image.index.v1+json", False),
+        ("application/vnd.docker.distribution.manifest.list.v2+json", False),
     ],
 )
-def test_manifest_check_accepts_only_docker_v2(media_type: str, accepted: bool) -> None:
+def test_manifest_check_accepts_what_lambda_accepts(media_type: str, accepted: bool) -> None:
     # GIVEN an ECR repository (moto) holding an image pushed with `media_type`
     with mock_aws():
         ecr = boto3.client("ecr", region_name="eu-west-1")
@@ -124,7 +126,7 @@ def test_manifest_check_accepts_only_docker_v2(media_type: str, accepted: bool) 
             imageManifestMediaType=media_type,
             imageTag="abc",
         )
-        # WHEN the push's check asks ECR THEN only a Docker v2 manifest passes
-        ok, message = image_cmd.verify_docker_v2(ecr, "gen", "abc")
+        # WHEN the push's check asks ECR THEN one image manifest passes, an index or list is refused
+        ok, message = image_cmd.verify_lambda_manifest(ecr, "gen", "abc")
     assert ok is accepted
-    assert (image_cmd.DOCKER_V2 in message) or ok
+    assert ok or ("Lambda refuses" in message and image_cmd.DOCKER_V2 in message)

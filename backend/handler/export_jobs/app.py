@@ -1,7 +1,8 @@
 """ExportJobsFunction: start member exports and follow their jobs.
 
 POST /analytics/generate-parquet queues a job (one at a time: a second trigger gets 409
-naming the running job) and invokes the generator asynchronously, so it answers at once
+naming the running job; a transaction cancelled by conflicts or throttling is a 503, never a
+409) and invokes the generator asynchronously, so it answers at once
 whatever the table size. GET /analytics/jobs/{job_id} and GET /analytics/jobs show state,
 progress and the reason of a failure; reading a job whose generator stopped heartbeating
 marks it failed.
@@ -29,7 +30,7 @@ from hdcn_common.api import (
 )
 from hdcn_common.auth import Caller
 from hdcn_common.enums import Regio
-from hdcn_common.export_jobs import ExportJobs, JobNotActive, JobRunning, view_for
+from hdcn_common.export_jobs import ExportJobs, JobNotActive, JobRunning, JobsBusy, view_for
 from hdcn_common.exports import ExportOptions, is_export_id
 from hdcn_common.ops_metrics import record_export_requested
 from hdcn_common.settings import client, settings, table
@@ -87,6 +88,9 @@ def generate_parquet(request: ExportRequest | None = None) -> tuple[dict[str, An
             details={"running_job": _view(running.job, caller)},
             code="export_running",
         ) from None
+    except JobsBusy:
+        # Conflicts or throttling cancelled the transaction: nothing runs, so not a 409.
+        raise ServiceUnavailable("the export could not be queued right now; try again shortly") from None
     job_id = str(job["job_id"])
     try:
         client("lambda").invoke(

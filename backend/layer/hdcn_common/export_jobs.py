@@ -6,6 +6,15 @@ A job is `queued` (written by the API) → `running` (the generator took it) →
 writes a new job, so two triggers can never start two exports. A killed Lambda runs
 no more code, so a running job carries a heartbeat: whoever reads a job whose
 heartbeat is older than `EXPORT_STALE_SECONDS` marks it failed and frees the lock.
+A queued job has its own, longer limit (`EXPORT_QUEUED_STALE_SECONDS`): between the
+API's asynchronous invoke and the generator's first beat lie Lambda's event queue and,
+after a new image, a container cold start, which can take minutes.
+
+The create transaction carries a `ClientRequestToken` of its own (the job id), so a
+retry of a transaction that committed (botocore retries one whose answer timed out)
+answers success again instead of failing on the lock this job itself took; and a
+cancelled transaction is read by its `CancellationReasons`: only a failed condition on
+the lock means "an export is running", a conflict or throttle is "try again".
 Only boto3 and the standard library here: the generator image imports this module.
 """
 
@@ -30,6 +39,10 @@ ACTIVE_STATES = ("queued", "running")
 JOB_TTL_SECONDS = 180 * 86400
 LOCK_TTL_SECONDS = 86400
 DEFAULT_STALE_SECONDS = 30
+DEFAULT_QUEUED_STALE_SECONDS = 600
+CREATE_ATTEMPTS = 3
+# Cancellation reasons that say nothing about the items, only that DynamoDB was busy (try again).
+_TRANSIENT_REASONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
 
 
 class JobRunning(Exception):
@@ -44,12 +57,31 @@ class JobNotActive(Exception):
     """The job is no longer queued/running (it was marked failed, e.g. for a stale heartbeat)."""
 
 
-def stale_after_seconds() -> int:
-    """Heartbeat age after which a queued or running job counts as dead (template Globals)."""
+class JobsBusy(Exception):
+    """The create transaction was cancelled by conflicts or throttling each time: not a running export."""
+
+
+def _seconds_from_env(name: str, default: int) -> int:
     try:
-        return max(1, int(os.environ.get("EXPORT_STALE_SECONDS", DEFAULT_STALE_SECONDS)))
+        return max(1, int(os.environ.get(name, default)))
     except ValueError:
-        return DEFAULT_STALE_SECONDS
+        return default
+
+
+def stale_after_seconds() -> int:
+    """Heartbeat age after which a running job counts as dead (template Globals)."""
+    return _seconds_from_env("EXPORT_STALE_SECONDS", DEFAULT_STALE_SECONDS)
+
+
+def queued_stale_after_seconds() -> int:
+    """Age after which a queued job that no generator took counts as dead (template Globals)."""
+    return _seconds_from_env("EXPORT_QUEUED_STALE_SECONDS", DEFAULT_QUEUED_STALE_SECONDS)
+
+
+def cancellation_codes(err: ClientError) -> list[str]:
+    """The per-item codes of a cancelled transaction, in TransactItems order ([] if none given)."""
+    reasons = err.response.get("CancellationReasons") or []
+    return [str(r.get("Code") or "None") for r in reasons]
 
 
 def _plain(value: Any) -> Any:
@@ -146,73 +178,119 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
     return key
 
 
+def _new_job(
+    requested_by: str, options: ExportOptions, trigger: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A queued job record and the lock item naming it (not yet written)."""
+    job_id = new_export_id()
+    now = time.time()
+    item = {
+        "job_id": job_id,
+        "kind": EXPORT_KIND,
+        "created_at": datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"),
+        "requested_by": requested_by,
+        "trigger": trigger,
+        "options": options.as_dict(),
+        "state": "queued",
+        "rows_so_far": 0,
+        "heartbeat_at": Decimal(int(now)),
+        "expires_at": Decimal(int(now) + JOB_TTL_SECONDS),
+    }
+    lock = {
+        "job_id": LOCK_ID,
+        "holder": job_id,
+        "acquired_at": Decimal(int(now)),
+        "expires_at": Decimal(int(now) + LOCK_TTL_SECONDS),
+    }
+    return item, lock
+
+
 class ExportJobs:
     """Repository over the ExportJobs table (a boto3 Table resource)."""
 
-    def __init__(self, table: Any, stale_seconds: int | None = None) -> None:
+    def __init__(
+        self, table: Any, stale_seconds: int | None = None, queued_stale_seconds: int | None = None
+    ) -> None:
         self.table = table
         self.stale_seconds = stale_seconds if stale_seconds is not None else stale_after_seconds()
+        self.queued_stale_seconds = (
+            queued_stale_seconds if queued_stale_seconds is not None else queued_stale_after_seconds()
+        )
 
     # ------------------------------------------------------------ create / read
     def create(self, requested_by: str, options: ExportOptions, trigger: str = "api") -> dict[str, Any]:
-        """Write a queued job and take the lock in one transaction; JobRunning if one is active."""
-        for _ in range(3):
-            job_id = new_export_id()
-            now = time.time()
-            item = {
-                "job_id": job_id,
-                "kind": EXPORT_KIND,
-                "created_at": datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"),
-                "requested_by": requested_by,
-                "trigger": trigger,
-                "options": options.as_dict(),
-                "state": "queued",
-                "rows_so_far": 0,
-                "heartbeat_at": Decimal(int(now)),
-                "expires_at": Decimal(int(now) + JOB_TTL_SECONDS),
-            }
-            lock = {
-                "job_id": LOCK_ID,
-                "holder": job_id,
-                "acquired_at": Decimal(int(now)),
-                "expires_at": Decimal(int(now) + LOCK_TTL_SECONDS),
-            }
-            name = self.table.name
+        """Write a queued job and take the lock in one transaction.
+
+        JobRunning if another export holds the lock; JobsBusy if DynamoDB cancelled every
+        attempt for conflicts or throttling (nothing is running because of this call).
+        """
+        item, lock = _new_job(requested_by, options, trigger)
+        busy = 0  # attempts cancelled only for conflicts or throttling: they say nothing about the lock
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            job_id = str(item["job_id"])
             try:
-                self.table.meta.client.transact_write_items(
-                    TransactItems=[
-                        {
-                            "Put": {
-                                "TableName": name,
-                                "Item": lock,
-                                "ConditionExpression": "attribute_not_exists(job_id)",
-                            }
-                        },
-                        {
-                            "Put": {
-                                "TableName": name,
-                                "Item": item,
-                                "ConditionExpression": "attribute_not_exists(job_id)",
-                            }
-                        },
-                    ]
-                )
+                self._transact_create(lock, item)
                 return item
             except ClientError as err:
-                if not _is_conditional_failure(err):
+                code = err.response.get("Error", {}).get("Code", "")
+                if code not in ("TransactionCanceledException", "TransactionInProgressException"):
                     raise
-            # The lock is held: by a live job (refuse), or by a dead or finished one (free it, retry).
+                reasons = cancellation_codes(err)
             holder = self._lock_holder()
+            if holder == job_id:
+                # This very job holds the lock: an earlier attempt of this call committed and its
+                # answer was lost (a replay without the token's protection). It is the first answer.
+                return self.get(job_id, reconcile=False) or item
+            if code == "TransactionInProgressException":
+                # This transaction (same token) is still being applied: ask again, same job, same token.
+                busy += 1
+                time.sleep(0.1 * attempt)
+                continue
+            # A cancelled transaction wrote nothing: any retry is a new job with a token of its own.
+            item, lock = _new_job(requested_by, options, trigger)
+            if any(r in _TRANSIENT_REASONS for r in reasons):
+                busy += 1
+                time.sleep(0.05 * attempt)  # a conflicting writer or throttling: not an export running
+                continue
+            if reasons and reasons[0] != "ConditionalCheckFailed":
+                continue  # not the lock (e.g. a job id collision on the second item): a new id
+            # The lock is held: by a live job (refuse), or by a dead or finished one (free it, retry).
             if holder is None:
                 continue
             job = self.get(holder)
             if job is not None and job.get("state") in ACTIVE_STATES:
                 raise JobRunning(public_view(job))
             self.release_lock(holder)
-        # Three lost races in a row: someone else is starting exports right now.
+        # Every attempt lost: to someone else starting an export right now, or to a busy table.
         holder = self._lock_holder()
-        job = self.get(holder) if holder else None
+        if holder is None or busy == CREATE_ATTEMPTS:
+            raise JobsBusy("the export could not be queued: DynamoDB was busy; try again")
+        job = self.get(holder)
         raise JobRunning(public_view(job) if job else {"job_id": holder, "state": "queued"})
+
+    def _transact_create(self, lock: dict[str, Any], item: dict[str, Any]) -> None:
+        name = self.table.name
+        self.table.meta.client.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": name,
+                        "Item": lock,
+                        "ConditionExpression": "attribute_not_exists(job_id)",
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": name,
+                        "Item": item,
+                        "ConditionExpression": "attribute_not_exists(job_id)",
+                    }
+                },
+            ],
+            # One token per logical write (this job): botocore's retries of this call send it again,
+            # and DynamoDB answers a repeat of a committed transaction with success, not a conflict.
+            ClientRequestToken=str(item["job_id"]),
+        )
 
     def _lock_holder(self) -> str | None:
         item = self.table.get_item(Key={"job_id": LOCK_ID}, ConsistentRead=True).get("Item")
@@ -226,22 +304,31 @@ class ExportJobs:
         if item is None or item.get("kind") != EXPORT_KIND:
             return None
         if reconcile and self.is_stale(item):
+            if item.get("state") == "queued":
+                reason = (
+                    f"the generator did not start within {self.queued_stale_seconds} s of the request "
+                    "(it could not be invoked or its container did not start); nothing was exported"
+                )
+            else:
+                reason = (
+                    f"the generator stopped without finishing (no heartbeat for over {self.stale_seconds} s):"
+                    " it was killed, timed out or crashed; no partial export was published"
+                )
             # JobNotActive: it finished (or another reader failed it) a moment ago.
             with contextlib.suppress(JobNotActive):
-                self.fail(
-                    job_id,
-                    f"the generator stopped without finishing (no heartbeat for over {self.stale_seconds} s):"
-                    " it was killed, timed out or crashed; no partial export was published",
-                )
+                self.fail(job_id, reason)
             self.release_lock(job_id)
             item = self.table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item") or item
         return item
 
     def is_stale(self, item: dict[str, Any]) -> bool:
-        if item.get("state") not in ACTIVE_STATES:
+        """Whether an active job is dead: queued past the queued limit, or running without a beat."""
+        state = item.get("state")
+        if state not in ACTIVE_STATES:
             return False
+        limit = self.queued_stale_seconds if state == "queued" else self.stale_seconds
         beat = float(item.get("heartbeat_at", 0))
-        return time.time() - beat > self.stale_seconds
+        return time.time() - beat > limit
 
     def list(
         self, limit: int = 20, cursor: str | None = None, reconcile: bool = True

@@ -454,13 +454,13 @@ def manifest_verdict(media_type: str | None) -> tuple[Status, str | None]:
     if media_type in MANIFEST_LISTS:
         return Status.FAIL, fix
     if media_type == OCI_MANIFEST:
-        return Status.WARN, fix  # Lambda takes a single OCI manifest; the design asks for Docker v2
+        return Status.PASS, None  # Lambda takes a single OCI image manifest as well
     return Status.FAIL, fix
 
 
 def check_generator_image_manifest(ctx: _Context) -> CheckResult:
-    """The generator's image in ECR has a Docker v2 manifest (an OCI index is refused by Lambda)."""
-    title = "generator: image in ECR has a Docker v2 manifest"
+    """The generator's image in ECR is one image manifest (Lambda refuses an index or manifest list)."""
+    title = "generator: image in ECR is a single Docker v2 or OCI image manifest"
     ecr = ctx.clients("ecr")
     if is_loopback_url(ecr.meta.endpoint_url):
         return CheckResult(
@@ -503,6 +503,34 @@ def check_generator_image_manifest(ctx: _Context) -> CheckResult:
         status=status,
         detail=f"{repo}:{tag or digest} has manifest {media}",
         fix=fix,
+    )
+
+
+def check_api_account_logging_role(ctx: _Context) -> CheckResult:
+    """MyApi's access logs have the account's API Gateway CloudWatch role they need."""
+    title = "API Gateway account has the CloudWatch role access logs need"
+    logging_on = ctx.parameters.get("ApiAccessLogging", "off") == "on"
+    role = ctx.clients("apigateway").get_account().get("cloudwatchRoleArn")
+    wanted = "ApiAccessLogging=on" if logging_on else "ApiAccessLogging=off (no access logs)"
+    if role:
+        return CheckResult(
+            id="api_account_role", title=title, status=Status.PASS, detail=f"{wanted}; the role is set"
+        )
+    if logging_on:
+        return CheckResult(
+            id="api_account_role",
+            title=title,
+            status=Status.FAIL,
+            detail=f"{wanted}, but `apigateway get-account` has no cloudwatchRoleArn: the stage cannot log",
+            fix="create a role API Gateway may assume with AmazonAPIGatewayPushToCloudWatchLogs and set it "
+            "(`aws apigateway update-account --patch-operations "
+            "op=replace,path=/cloudwatchRoleArn,value=<role-arn>`), or deploy with ApiAccessLogging=off",
+        )
+    return CheckResult(
+        id="api_account_role",
+        title=title,
+        status=Status.PASS,
+        detail=f"{wanted}; the account has no CloudWatch role, and nothing needs one",
     )
 
 
@@ -803,6 +831,7 @@ CHECKS: list[Callable[[_Context], CheckResult]] = [
     check_stack_status,
     check_stack_resources,
     check_api_routes,
+    check_api_account_logging_role,
     check_functions_active,
     check_generator_config,
     check_generator_image_tag,

@@ -19,6 +19,11 @@ _BOTO_CONFIG = Config(
     connect_timeout=3,
     read_timeout=int(os.environ.get("HDCN_AWS_READ_TIMEOUT", "20")),
 )
+# Presigned download links: S3 refuses Signature Version 2 for buckets created after June 2020,
+# and botocore's default S3 presigning is SigV2 on the global endpoint. SigV4 on the regional
+# virtual-host endpoint (https://<bucket>.s3.<region>.amazonaws.com/...) is what S3 accepts;
+# with AWS_ENDPOINT_URL set to an IP (the local stack), botocore keeps path style on that endpoint.
+_S3_CONFIG = _BOTO_CONFIG.merge(Config(signature_version="s3v4", s3={"addressing_style": "virtual"}))
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,7 @@ def settings() -> Settings:
 @cache
 def client(service: str) -> Any:
     """A boto3 client per service per process; the endpoint comes from AWS_ENDPOINT_URL* if set."""
-    return boto3.session.Session().client(service, config=_BOTO_CONFIG)
+    return boto3.session.Session().client(service, config=_S3_CONFIG if service == "s3" else _BOTO_CONFIG)
 
 
 @cache
