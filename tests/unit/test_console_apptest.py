@@ -30,7 +30,7 @@ from moto import mock_aws
 from streamlit.testing.v1 import AppTest
 
 from backend.local.seed import generate_members, generate_products
-from console import formats
+from console import formats, members_view
 from console.auth import CognitoLogin, CognitoSettings, Tokens
 from console.i18n import t
 from console.roles import PAGES
@@ -554,3 +554,121 @@ def test_products_share_the_conflict_reload_and_delete_flow(fake_api: FakeApi) -
     assert not at.exception
     assert product_id not in fake_api.products
     assert at.selectbox(key="prod_chosen").value is None
+
+
+MARKDOWN_NAME = "![x](http://example.invalid/x.png)"
+
+
+def test_a_member_named_like_markdown_or_a_formula_is_shown_inert(fake_api: FakeApi) -> None:
+    # GIVEN a member whose names are an image in Markdown and a formula
+    member = sorted(fake_api.members.values(), key=lambda m: m["lidnummer"])[0]
+    member.update(voornaam=MARKDOWN_NAME, achternaam="=1+1")
+    # WHEN staff opens them and the delete confirmation
+    at = signed_in("staff")
+    at.switch_page("app_pages/members.py").run()
+    at.selectbox(key="mem_chosen").select(member["member_id"]).run()
+    assert not at.exception
+    confirm = at.checkbox(key=f"mem_del_sure_{member['member_id']}")
+    # THEN every text Streamlit renders as Markdown carries the name escaped, never as an image
+    rendered = [confirm.label] + [str(e.value) for e in (*at.markdown, *at.caption, *at.success, *at.info)]
+    assert any("\\!\\[x\\]" in text for text in rendered)
+    assert not any("![x](" in text for text in rendered), rendered
+    # AND the list table holds the name as plain data (tables do not render Markdown)
+    table = at.dataframe[0].value
+    assert MARKDOWN_NAME in set(table["voornaam"])
+
+
+def test_the_member_form_reports_every_problem_in_dutch_next_to_its_field(fake_api: FakeApi) -> None:
+    # GIVEN staff filling the new-member form with several mistakes
+    at = signed_in("staff")
+    at.switch_page("app_pages/members.py").run()
+    form = "mem_new_0"
+    at.text_input(key=f"{form}_voornaam").input("Anna")
+    at.text_input(key=f"{form}_email").input("geen-adres")
+    at.text_input(key=f"{form}_postcode").input("12345")
+    at.text_input(key=f"{form}_geboortedatum").input("31-02-1990")
+    at.selectbox(key=f"{form}_regio").select("Utrecht")
+    button(at, "member.create").click().run()
+    # THEN nothing is sent, and each problem shows in Dutch (with no field name, regex or "Value error")
+    assert not at.exception
+    assert fake_api.created == []
+    shown = [str(e.value) for e in at.error]
+    for expected in (
+        "Vul dit veld in.",
+        "Geen geldig e-mailadres.",
+        "Geen geldige Nederlandse postcode (zoals 1234 AB).",
+        "Geen geldige datum; gebruik d-m-jjjj, bijvoorbeeld 12-3-1985.",
+    ):
+        assert expected in shown, shown
+    assert not any("achternaam" in s or "Value error" in s for s in shown)
+    # AND the entered values are kept for correcting
+    assert at.text_input(key=f"{form}_voornaam").value == "Anna"
+
+
+def test_after_a_create_the_form_is_empty_and_the_new_member_is_open(fake_api: FakeApi) -> None:
+    at = signed_in("staff")
+    at.switch_page("app_pages/members.py").run()
+    form = "mem_new_0"
+    at.text_input(key=f"{form}_voornaam").input("Anna")
+    at.text_input(key=f"{form}_achternaam").input("de Wit")
+    at.text_input(key=f"{form}_email").input("anna@example.org")
+    at.text_input(key=f"{form}_postcode").input("3511ab")
+    at.text_input(key=f"{form}_ingangsdatum").input("1-2-2026")
+    at.selectbox(key=f"{form}_regio").select("Utrecht")
+    at.selectbox(key=f"{form}_nieuwsbrief").select("Ja")
+    button(at, "member.create").click().run()
+    assert not at.exception
+    # THEN the API got the stored forms under the club's names
+    (created,) = fake_api.created
+    assert created["postcode"] == "3511 AB" and created["ingangsdatum"] == "2026-02-01"
+    assert created["nieuwsbrief"] == "Ja" and "lid_sinds" not in created
+    # AND the page says so, opens the new member, and offers an empty form for the next one
+    assert any("Anna de Wit" in str(s.value) for s in at.success)
+    assert at.selectbox(key="mem_chosen").value == created["member_id"]
+    assert at.text_input(key="mem_new_1_voornaam").value == ""
+
+
+def test_members_are_found_across_all_pages_with_a_total_on_even_pages(fake_api: FakeApi) -> None:
+    # GIVEN an API that pages unevenly (it filters each scanned chunk)
+    at = signed_in("staff")
+    at.switch_page("app_pages/members.py").run()
+    assert len(at.dataframe[0].value) == 25
+    assert any("Pagina 1 van 3 · 60 leden gevonden" in str(c.value) for c in at.caption)
+    # WHEN searching a surname THEN every match in every API page counts, shown 25 a page
+    surname = str(sorted(fake_api.members.values(), key=lambda m: m["lidnummer"])[-1]["achternaam"])
+    expected = [m for m in fake_api.members.values() if surname.lower() in m["achternaam"].lower()]
+    at.text_input(key="mem_q").input(surname).run()
+    total = formats.number(len(expected))
+    assert any(f"· {total} leden gevonden" in str(c.value) for c in at.caption)
+    assert len(at.dataframe[0].value) == min(25, len(expected))
+    # WHEN searching what nobody is called THEN a plain "no match"
+    at.text_input(key="mem_q").input("Zzyzx").run()
+    assert [str(i.value) for i in at.info] == [t("members.no_match")]
+
+
+def test_a_legacy_member_opens_with_its_odd_values_shown_and_flagged(fake_api: FakeApi) -> None:
+    # GIVEN a member as the club's old spreadsheet left it, with the API's problems list
+    member = sorted(fake_api.members.values(), key=lambda m: m["lidnummer"])[2]
+    member.update(
+        geboortedatum="31-02-1990",
+        bouwjaar="NA",
+        status="Weg",
+        problems=[{"field": "geboortedatum", "state": "invalid"}, {"field": "status", "state": "invalid"}],
+    )
+    at = signed_in("staff")
+    at.switch_page("app_pages/members.py").run()
+    table = at.dataframe[0].value
+    row = table[table["lidnummer"] == member["lidnummer"]].iloc[0]
+    assert row[members_view.PROBLEMS_COLUMN] == "Geboortedatum, Status"
+    # WHEN opened THEN the values show as stored, flagged, and an unrelated edit saves fine
+    at.selectbox(key="mem_chosen").select(member["member_id"]).run()
+    assert not at.exception
+    key = f"mem_{member['member_id']}_1"
+    assert at.text_input(key=f"{key}_geboortedatum").value == "31-02-1990"
+    assert "31-02-1990" in str(at.text_input(key=f"{key}_geboortedatum").help).replace("\\", "")
+    assert at.selectbox(key=f"{key}_status").value == "Weg"
+    at.text_input(key=f"{key}_woonplaats").input("Zeist")
+    button(at, "form.save").click().run()
+    assert not at.error, messages(at)
+    assert fake_api.members[member["member_id"]]["woonplaats"] == "Zeist"
+    assert fake_api.members[member["member_id"]]["geboortedatum"] == "31-02-1990"  # kept as stored
