@@ -127,7 +127,7 @@ def sign_in(page: Page, url: str, user: str, password: str) -> None:
 
 def open_page(page: Page, key: str) -> None:
     menu, heading = PAGES[key]
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=t(menu)).click()
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=t(menu), exact=True).click()
     expect(page.get_by_role("heading", name=t(heading), exact=True)).to_be_visible()
     settle(page)
 
