@@ -20,6 +20,16 @@ def who(member: dict[str, Any]) -> str:
     return f"{number} — {name}" if number not in (None, "") else name
 
 
+def by_lidnummer(members: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Members in the club's order (the API pages region by region); no number last, as applicants."""
+
+    def key(member: dict[str, Any]) -> tuple[int, int]:
+        number = mm.mf.read_value(mm.FIELD_BY_NAME["lidnummer"], member.get("lidnummer"))
+        return (0, int(number.value)) if number.value is not None else (1, 0)
+
+    return sorted(members, key=key)
+
+
 def page_count(total: int, size: int) -> int:
     """Pages of `size` for `total` rows (at least one, so an empty list is page 1 of 1)."""
     return max(1, math.ceil(total / size))

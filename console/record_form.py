@@ -50,7 +50,7 @@ def widget(field: Field, value: Any, key: str) -> Any:
         if value not in options and value not in (None, ""):
             options.append(str(value))
         index = options.index(value) if value in options else None
-        return st.selectbox(label, options, index=index, key=key)
+        return st.selectbox(label, options, index=index, key=key, placeholder=t("form.choose"))
     if field.kind == "int":
         return st.number_input(
             label, value=int(value) if value not in (None, "") else None, step=1, min_value=0, key=key

@@ -139,10 +139,18 @@ with st.container(border=True):
     search = f1.text_input(
         t("filter.search"), key="flt_search", placeholder=t("filter.search_placeholder"), max_chars=100
     )
-    regios = f2.multiselect(label("regio"), ev.options_of(frame, "regio", REGIONS), key="flt_regio")
-    statuses = f3.multiselect(label("status"), ev.options_of(frame, "status", STATUSES), key="flt_status")
+    everyone = t("filter.all")  # Streamlit's own placeholder is English
+    regios = f2.multiselect(
+        label("regio"), ev.options_of(frame, "regio", REGIONS), key="flt_regio", placeholder=everyone
+    )
+    statuses = f3.multiselect(
+        label("status"), ev.options_of(frame, "status", STATUSES), key="flt_status", placeholder=everyone
+    )
     lidm = f4.multiselect(
-        label("lidmaatschap"), ev.options_of(frame, "lidmaatschap", LIDMAATSCHAPPEN), key="flt_lidmaatschap"
+        label("lidmaatschap"),
+        ev.options_of(frame, "lidmaatschap", LIDMAATSCHAPPEN),
+        key="flt_lidmaatschap",
+        placeholder=everyone,
     )
     all_columns = ev.display_columns(frame)
     columns = st.multiselect(
@@ -151,6 +159,7 @@ with st.container(border=True):
         default=[c for c in DEFAULT_COLUMNS if c in all_columns] or all_columns[:10],
         format_func=label,
         key="flt_columns",
+        placeholder=t("filter.all_columns"),
     )
 chosen_columns = columns or all_columns
 filters = ev.Filters(

@@ -72,7 +72,9 @@ if st.session_state.get("mem_query") != query:
     st.session_state["mem_query"] = query  # a new search starts at its first page
     st.session_state["mem_page"] = 1
 try:
-    found = ui.all_members(q.strip() or None, regio or None, status or None, lidm or None)
+    found = members_view.by_lidnummer(
+        ui.all_members(q.strip() or None, regio or None, status or None, lidm or None)
+    )
 except ApiError as err:
     ui.show_api_error(err, t("what.members"))
     found = []
@@ -101,6 +103,7 @@ else:
         key=TABLE_KEY,
         on_select=open_clicked_row,
         selection_mode="single-row",
+        height=36 * (len(table) + 1) + 3,  # the whole page of rows, no scroll box
         column_config={
             **{c: label(c) for c in SUMMARY_COLUMNS},
             "lidnummer": st.column_config.NumberColumn(label("lidnummer"), format="%d"),
