@@ -333,7 +333,7 @@ def test_job_status_lines() -> None:
     done = jobs_view.job_status(
         {"job_id": "j", "state": "succeeded", "rows": 3001, "bytes": 2048, "duration_seconds": 12.4}
     )
-    assert done.finished and done.state == "complete" and done.detail == "3.001 leden, 2 KB, klaar in 12 s."
+    assert done.finished and done.state == "complete" and done.detail == "3.001 leden, 2 KB, gemaakt in 12 s."
     failed = jobs_view.job_status({"job_id": "j", "state": "failed", "error": "scan throttled"})
     assert failed.state == "error" and failed.error == "scan throttled"
     assert jobs_view.running_job_id({"running_job": {"job_id": "r1"}}) == "r1"
@@ -653,3 +653,15 @@ def test_stack_summary_counts_statuses_failures_first() -> None:
     assert [c["status"] for c in counts] == ["CREATE_FAILED", "UPDATE_IN_PROGRESS", "CREATE_COMPLETE"]
     assert counts[-1]["count"] == 3
     assert ops_view.failures_first(rows)[0]["status"] == "CREATE_FAILED"
+
+
+def test_csv_times_are_amsterdam_local_to_the_minute() -> None:
+    frame = pd.DataFrame(
+        {
+            "updated_at": pd.to_datetime(["2026-11-25T10:00:05.123456Z", None], utc=True),
+            "created_at": pd.to_datetime(["2026-07-01T10:00:00", "2026-07-01T10:30:00"]),  # naive: UTC
+        }
+    )
+    rows = list(csv.reader(io.StringIO(ev.csv_bytes(frame).decode("utf-8-sig")), delimiter=";"))
+    assert rows[0] == ["Gewijzigd op", "Aangemaakt op"]
+    assert rows[1:] == [["25-11-2026 11:00", "01-07-2026 12:00"], ["", "01-07-2026 12:30"]]
