@@ -57,8 +57,8 @@ def current_language() -> str:
         from streamlit.runtime.scriptrunner import get_script_run_ctx
 
         ctx = get_script_run_ctx(suppress_warning=True)
-        if ctx is not None:
-            chosen = ctx.session_state.filtered_state.get(LANGUAGE_KEY)
+        if ctx is not None and LANGUAGE_KEY in ctx.session_state:
+            chosen = ctx.session_state[LANGUAGE_KEY]
             if chosen in LANGUAGES:
                 return str(chosen)
     except Exception:  # noqa: S110 - no Streamlit run: the default language applies

@@ -85,8 +85,11 @@ def edit_section(kind: RecordKind, records: Sequence[Record]) -> None:
     by_id = {str(r[kind.id_field]): r for r in records if r.get(kind.id_field)}
     loaded_before: Record = st.session_state.get(kind.key("loaded")) or {}
     chosen_before = st.session_state.get(kind.key("chosen"))
-    if chosen_before and chosen_before not in by_id and loaded_before.get(kind.id_field) == chosen_before:
-        by_id[chosen_before] = loaded_before  # just created, or outside the current search
+    if chosen_before and chosen_before not in by_id:
+        if loaded_before.get(kind.id_field) == chosen_before:
+            by_id[chosen_before] = loaded_before  # just created, or outside the current search
+        else:
+            st.session_state.pop(kind.key("chosen"))  # no longer listed (deleted, or searched away)
     chosen = st.selectbox(
         kind.text("choose_label"),
         list(by_id),

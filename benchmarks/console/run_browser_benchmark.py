@@ -157,7 +157,7 @@ def main() -> int:
 
             def choose(export_id: str) -> None:
                 # The list names exports by date and kind, newest first: pick by position.
-                page.get_by_test_id("stSelectbox").first.click()
+                page.get_by_test_id("stMain").get_by_test_id("stSelectbox").first.click()  # not the language
                 option = page.get_by_role("option").nth(EXPORTS.index(export_id))
                 timed("choose an export (downloaded once, decoded before)", option.click)
 
@@ -173,7 +173,7 @@ def main() -> int:
                 regio.fill(value)
                 timed("filter change: regio", lambda: regio.press("Enter"))
                 page.keyboard.press("Escape")
-            search = page.get_by_role("textbox", name=t("filter.search"))
+            search = page.get_by_label(t("filter.search"))
             for term in ["jansen", "de vries", "12", "bakker", "van"][: args.repeat]:
                 search.fill(term)
                 timed("filter change: search", lambda: search.press("Enter"))

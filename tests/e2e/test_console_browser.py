@@ -237,6 +237,53 @@ def test_each_demo_user_sees_every_page_in_dutch(
     expect(page.get_by_role("button", name=t("login.submit"))).to_be_visible()
 
 
+MARKDOWN_NAME = "![x](http://example.invalid/x.png)"
+
+
+def test_a_row_click_opens_a_member_whose_name_stays_inert(
+    page: Page, console_url: str, local_stack: dict[str, Any], api: Any
+) -> None:
+    # GIVEN a member named like a Markdown image and a formula
+    created = api(
+        "POST",
+        "/members",
+        user="staff",
+        json={
+            "voornaam": MARKDOWN_NAME,
+            "achternaam": "=1+1",
+            "email": f"inert-{time.time_ns()}@example.org",
+            "regio": "Utrecht",
+        },
+    )
+    assert created.status_code == 201, created.text
+    member = created.json()
+    fetched: list[str] = []
+    page.on("request", lambda request: fetched.append(request.url))
+    try:
+        # WHEN staff finds them by lidnummer and clicks their row
+        sign_in(page, console_url, "staff", local_stack["demo_password"])
+        open_page(page, "members")
+        search = page.get_by_label(t("filter.search"))
+        search.fill(str(member["lidnummer"]))
+        search.press("Enter")
+        expect(page.get_by_text(re.compile(r"· 1 leden gevonden$"))).to_be_visible()
+        settle(page)
+        grid = page.get_by_test_id("stDataFrame").first.bounding_box()
+        assert grid is not None
+        page.mouse.click(grid["x"] + 16, grid["y"] + 36 + 17)  # the first row's selection cell
+        # THEN the member opens below, and their name shows as text in the delete confirmation
+        caption = t("member.caption", lidnummer=member["lidnummer"], updated="")
+        expect(page.get_by_text(caption.split(" · ")[0], exact=False).first).to_be_visible()
+        page.get_by_text(t("member.delete_section")).click()
+        expect(page.get_by_text(MARKDOWN_NAME, exact=False).first).to_be_visible()
+        settle(page)
+        shot(page, "staff-members-inert-name")
+        assert page.locator("img[src*='example.invalid']").count() == 0
+        assert not [u for u in fetched if "example.invalid" in u]
+    finally:
+        api("DELETE", f"/members/{member['member_id']}", user="staff")
+
+
 def test_wrong_password_is_refused_plainly_and_english_is_one_choice_away(
     page: Page, console_url: str
 ) -> None:
