@@ -18,7 +18,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from console.roles import MEMBER_SUMMARY_COLUMNS
+from console import formats
+from console.i18n import t
+from console.member_model import COMPUTED_COLUMNS, FIELD_BY_NAME, LEGACY_NAMES, SUMMARY_COLUMNS, Kind, label
 
 # A lower-cased "voornaam tussenvoegsel achternaam" column built once per export, so a name
 # search is one vectorised `str.contains` instead of three per keystroke.
@@ -26,7 +28,9 @@ SEARCH_COLUMN = "_zoek"
 NAME_COLUMNS = ("voornaam", "tussenvoegsel", "achternaam")
 JUBILEE_YEARS: tuple[int, ...] = (10, 25, 40)
 # Columns shown first when present; the rest follow in the file's order.
-PREFERRED_ORDER = (*MEMBER_SUMMARY_COLUMNS, "ingangsdatum", "jaren_lid", "leeftijd")
+PREFERRED_ORDER = (*SUMMARY_COLUMNS, "ingangsdatum", "jaren_lid", "leeftijd")
+# Columns people never need in a member table or file (bookkeeping of the API).
+HIDDEN_COLUMNS = frozenset({SEARCH_COLUMN, "version"})
 
 
 def read_parts(parts: Sequence[tuple[str | None, bytes]]) -> pa.Table:
@@ -50,6 +54,8 @@ def read_parts(parts: Sequence[tuple[str | None, bytes]]) -> pa.Table:
 def to_frame(table: pa.Table) -> pd.DataFrame:
     """A pandas frame for filtering: dictionaries as categoricals, dates as datetime64, a search key."""
     frame = table.to_pandas(date_as_object=False, self_destruct=False)
+    # An export written before the rename carries `lid_sinds`: read it under the club's name.
+    frame = frame.rename(columns={o: n for o, n in LEGACY_NAMES.items() if n not in frame.columns})
     for col in ("regio", "status", "lidmaatschap", "clubblad", "geslacht", "land", "motormerk"):
         if col in frame.columns and frame[col].dtype == object:
             frame[col] = frame[col].astype("category")
@@ -66,8 +72,27 @@ def to_frame(table: pa.Table) -> pd.DataFrame:
 
 
 def display_columns(frame: pd.DataFrame) -> list[str]:
-    """Every column a person may choose to see (the search key is internal)."""
-    return [c for c in frame.columns if c != SEARCH_COLUMN]
+    """Every column a person may choose to see (the search key and the version are internal)."""
+    return [c for c in frame.columns if c not in HIDDEN_COLUMNS]
+
+
+# d3-format's Dutch locale (what Vega-Embed's `formatLocale` takes): 2.001, 3,5.
+VEGA_NL_LOCALE = {"decimal": ",", "thousands": ".", "grouping": [3], "currency": ["€ ", ""]}
+
+
+def column_kind(name: str) -> str:
+    """How a column is shown: "date", "timestamp", "integer" or "text" (from the field catalogue)."""
+    if name in COMPUTED_COLUMNS:
+        return "integer"
+    spec = FIELD_BY_NAME.get(LEGACY_NAMES.get(name, name))
+    if spec is None:
+        return "text"
+    return {Kind.DATE: "date", Kind.TIMESTAMP: "timestamp", Kind.INTEGER: "integer"}.get(spec.kind, "text")
+
+
+def has_member_key(frame: pd.DataFrame) -> bool:
+    """Whether rows name their member (an anonymised export has neither member_id nor lidnummer)."""
+    return "member_id" in frame.columns or "lidnummer" in frame.columns
 
 
 @dataclass(frozen=True)
@@ -119,16 +144,36 @@ def counts_by(frame: pd.DataFrame, column: str) -> pd.DataFrame:
 
 
 def bar_spec(
-    category: str, value: str = "leden", horizontal: bool = False, sort: bool = True
+    category: str,
+    value: str = "leden",
+    horizontal: bool = False,
+    sort: bool = True,
+    value_title: str | None = None,
+    category_title: str | None = None,
 ) -> dict[str, Any]:
     """A Vega-Lite bar chart spec: built as a dict because Altair's schema validation of four
-    charts costs about 0.1 s a rerun, a fifth of the filter redraw budget."""
-    cat = {"field": category, "type": "nominal", "title": None, "sort": "-x" if horizontal and sort else None}
-    num = {"field": value, "type": "quantitative", "title": value}
+    charts costs about 0.1 s a rerun, a fifth of the filter redraw budget.
+
+    Counts are whole numbers: the axis ticks are integers (`d`, no grouping, so no English
+    thousands comma), never `0.000000`; tooltips use the Dutch locale where Vega-Embed reads it.
+    """
+    cat = {
+        "field": category,
+        "type": "nominal",
+        "title": category_title,
+        "sort": "-x" if horizontal and sort else None,
+    }
+    num = {
+        "field": value,
+        "type": "quantitative",
+        "title": value_title or value,
+        "axis": {"format": "d", "tickMinStep": 1},
+    }
     enc = {"y": cat, "x": num} if horizontal else {"x": {**cat, "sort": None}, "y": num}
     return {
         "mark": {"type": "bar", "tooltip": True},
         "encoding": enc,
+        "usermeta": {"embedOptions": {"formatLocale": VEGA_NL_LOCALE}},
         "height": {"step": 22} if horizontal else 260,
     }
 
@@ -248,57 +293,81 @@ def compare_exports(old: pd.DataFrame, new: pd.DataFrame) -> ExportDiff:
         key=key,
     )
     diff.summary = {
-        "nieuw": len(diff.joined),
-        "vertrokken": len(diff.left),
-        "status gewijzigd": len(diff.status_changed),
-        "regio gewijzigd": len(diff.region_changed),
+        "joined": len(diff.joined),
+        "left": len(diff.left),
+        "status": len(diff.status_changed),
+        "regio": len(diff.region_changed),
     }
     return diff
 
 
-def _for_files(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame as people get it in a file: no internal columns, categoricals as text."""
-    out = frame[display_columns(frame)]
-    return out
+def _for_files(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """The frame as people get it in a file: the chosen columns (else all), no internal ones."""
+    wanted = [
+        c for c in (columns or display_columns(frame)) if c in frame.columns and c not in HIDDEN_COLUMNS
+    ]
+    return frame[wanted]
 
 
-def csv_bytes(frame: pd.DataFrame) -> bytes:
-    """UTF-8 CSV with a BOM, so Excel opens accented names correctly."""
-    return _for_files(frame).to_csv(index=False).encode("utf-8-sig")
+def csv_bytes(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> bytes:
+    """The rows and chosen columns as a Dutch CSV (`;`, BOM, labelled headers, inert cells)."""
+    return formats.csv_bytes(_for_files(frame, columns), header=label)
 
 
-def excel_bytes(frame: pd.DataFrame, sheet: str = "leden") -> bytes:
-    """An .xlsx workbook (openpyxl); timezone-aware times are written as UTC without zone (Excel has none)."""
-    out = _for_files(frame).copy()
-    for col in out.columns:
-        if isinstance(out[col].dtype, pd.DatetimeTZDtype):
-            out[col] = out[col].dt.tz_convert("UTC").dt.tz_localize(None)
+def excel_bytes(frame: pd.DataFrame, columns: Sequence[str] | None = None, sheet: str = "leden") -> bytes:
+    """The rows and chosen columns as an .xlsx with real date cells and inert text cells."""
+    return formats.excel_bytes(_for_files(frame, columns), sheet, header=label)
+
+
+def parquet_bytes(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> bytes:
+    """The rows and chosen columns as one zstd Parquet file (field names kept: it is for programs)."""
     buf = io.BytesIO()
-    with pd.ExcelWriter(buf, engine="openpyxl") as writer:
-        out.to_excel(writer, index=False, sheet_name=sheet[:31])
-    return buf.getvalue()
-
-
-def parquet_bytes(frame: pd.DataFrame) -> bytes:
-    """The frame as one zstd Parquet file."""
-    buf = io.BytesIO()
-    _for_files(frame).to_parquet(buf, index=False, compression="zstd")
+    _for_files(frame, columns).to_parquet(buf, index=False, compression="zstd")
     return buf.getvalue()
 
 
 def age_text(created_at: str | None, now: datetime | None = None) -> str:
-    """How old an export is, for people: "3 min", "5 h", "2 days"."""
-    if not created_at:
-        return "unknown"
-    try:
-        moment = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
-    except ValueError:
-        return "unknown"
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+    """How old an export is, for people: "3 min", "5 uur", "2 dagen"."""
+    moment = formats.to_moment(created_at) if created_at else None
+    if moment is None:
+        return t("age.unknown")
     seconds = max(0.0, ((now or datetime.now(UTC)) - moment).total_seconds())
     if seconds < 3600:
-        return f"{int(seconds // 60)} min"
+        return t("age.minutes", count=int(seconds // 60))
     if seconds < 2 * 86400:
-        return f"{int(seconds // 3600)} h"
-    return f"{int(seconds // 86400)} days"
+        return t("age.hours", count=int(seconds // 3600))
+    return t("age.days", count=int(seconds // 86400))
+
+
+def option_words(options: dict[str, Any] | None) -> list[str]:
+    """An export's or job's options as words: "alleen actieve leden", "regio Utrecht", "geanonimiseerd"."""
+    options = options or {}
+    words = []
+    if options.get("regio"):
+        words.append(t("export.option.regio", regio=options["regio"]))
+    if options.get("active_only"):
+        words.append(t("export.option.active_only"))
+    if options.get("anonymize"):
+        words.append(t("export.option.anonymize"))
+    return words
+
+
+def is_full_export(item: dict[str, Any]) -> bool:
+    """An export of every member: no region, not only active members, not anonymised."""
+    options = item.get("options") or {}
+    return not (options.get("regio") or options.get("active_only") or options.get("anonymize"))
+
+
+def latest_full_export(items: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The newest full export (the list is newest first), or None when there is none."""
+    return next((i for i in items if is_full_export(i)), None)
+
+
+def export_label(item: dict[str, Any]) -> str:
+    """One export as people choose it: when, how many members, and what kind."""
+    rows = item.get("rows")
+    parts = [formats.moment(item.get("created_at"))]
+    if isinstance(rows, int | float):
+        parts.append(t("export.members_count", count=formats.number(int(rows))))
+    parts.append(", ".join(option_words(item.get("options"))) or t("export.option.full"))
+    return " · ".join(p for p in parts if p)

@@ -1,12 +1,24 @@
-"""Export job records as people read them (status line, history table), free of Streamlit."""
+"""Export job records as people read them (status line, history sentences), free of Streamlit."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
+from console import formats
+from console.exports_view import option_words
+from console.i18n import N_, t
+
 TERMINAL = {"succeeded", "failed"}
+HISTORY_SENTENCES = {
+    "succeeded": N_("job.history.succeeded"),
+    "failed": N_("job.history.failed"),
+    "running": N_("job.history.running"),
+    "queued": N_("job.history.queued"),
+    "other": N_("job.history.other"),
+}
+ACTIVE = {"queued", "running"}
 
 
 @dataclass(frozen=True)
@@ -28,15 +40,16 @@ def _int(value: Any) -> int | None:
 
 
 def size_text(n: int | None) -> str:
-    """Bytes for people: 1.2 MB."""
+    """Bytes for people: 1,2 MB."""
     if n is None:
         return ""
     size = float(n)
     for unit in ("B", "KB", "MB", "GB"):
         if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+            shown = formats.number(round(size)) if unit == "B" else formats.number(round(size, 1))
+            return f"{shown} {unit}"
         size /= 1024
-    return f"{size:.1f} GB"  # pragma: no cover - the loop always returns
+    return f"{formats.number(round(size, 1))} GB"  # pragma: no cover - the loop always returns
 
 
 def duration_seconds(job: dict[str, Any]) -> float | None:
@@ -48,14 +61,19 @@ def duration_seconds(job: dict[str, Any]) -> float | None:
         return float(job["duration_ms"]) / 1000
     nested = job.get("timings")
     timings: dict[str, Any] = nested if isinstance(nested, dict) else job
-    start = timings.get("started_at") or timings.get("created_at")
-    end = timings.get("finished_at") or timings.get("completed_at")
+    start = formats.to_moment(timings.get("started_at") or timings.get("created_at"))
+    end = formats.to_moment(timings.get("finished_at") or timings.get("completed_at"))
     if not (start and end):
         return None
-    try:
-        return (datetime.fromisoformat(str(end)) - datetime.fromisoformat(str(start))).total_seconds()
-    except ValueError:
+    return (end - start).total_seconds()
+
+
+def elapsed_seconds(job: dict[str, Any], now: datetime | None = None) -> float | None:
+    """Seconds since the job was asked for (a running job's clock)."""
+    start = formats.to_moment(job.get("created_at") or job.get("started_at"))
+    if start is None:
         return None
+    return max(0.0, ((now or datetime.now(UTC)) - start).total_seconds())
 
 
 def rows_of(job: dict[str, Any]) -> int | None:
@@ -68,48 +86,62 @@ def rows_of(job: dict[str, Any]) -> int | None:
     return None
 
 
-def job_status(job: dict[str, Any]) -> JobStatus:
-    """The status line of a job record."""
+def job_status(job: dict[str, Any], now: datetime | None = None) -> JobStatus:
+    """The status line of a job record: ✓ (complete) only once it has succeeded."""
     state = str(job.get("state") or "unknown")
-    job_id = str(job.get("job_id") or job.get("export_id") or "")
     rows = rows_of(job)
-    rows_text = f"{rows:,} rows" if rows is not None else "no rows yet"
+    rows_text = formats.number(rows or 0)
     if state == "succeeded":
         secs = duration_seconds(job)
-        took = f" in {secs:.1f} s" if secs is not None else ""
-        size = size_text(_int(job.get("bytes")))
-        return JobStatus(
-            f"Export {job_id} succeeded", "complete", f"{rows_text}, {size}{took}".strip(", "), None, True
+        detail = t(
+            "job.detail.succeeded",
+            rows=rows_text,
+            size=size_text(_int(job.get("bytes"))) or "—",
+            duration=formats.seconds(secs) if secs is not None else "—",
         )
+        return JobStatus(t("job.label.succeeded"), "complete", detail, None, True)
     if state == "failed":
         error = job.get("error")
         message = error.get("message") if isinstance(error, dict) else error
         return JobStatus(
-            f"Export {job_id} failed", "error", rows_text, str(message or "no reason given"), True
+            t("job.label.failed"),
+            "error",
+            t("job.detail.rows", rows=rows_text),
+            formats.md_escape(message) if message else t("job.no_reason"),
+            True,
         )
-    return JobStatus(f"Export {job_id} {state} …", "running", rows_text + " so far", None, False)
-
-
-def history_rows(data: Any) -> list[dict[str, Any]]:
-    """The job list as table rows: who, when, state, rows, size, duration."""
-    items: list[dict[str, Any]] = (
-        list(data.get("jobs", data.get("items", [])) or []) if isinstance(data, dict) else list(data or [])
+    elapsed = elapsed_seconds(job, now)
+    detail = t(
+        "job.detail.running",
+        elapsed=formats.seconds(elapsed) if elapsed is not None else "—",
+        rows=rows_text,
     )
-    rows = []
-    for job in items:
-        rows.append(
-            {
-                "job": job.get("job_id"),
-                "state": job.get("state"),
-                "requested_by": job.get("requested_by"),
-                "created_at": job.get("created_at"),
-                "rows": rows_of(job),
-                "size": size_text(_int(job.get("bytes"))),
-                "duration_s": duration_seconds(job),
-                "options": ", ".join(f"{k}={v}" for k, v in (job.get("options") or {}).items() if v),
-            }
-        )
-    return rows
+    label = t("job.label.queued") if state == "queued" else t("job.label.running")
+    return JobStatus(label, "running", detail, None, False)
+
+
+def is_active(job: dict[str, Any]) -> bool:
+    return str(job.get("state") or "") in ACTIVE
+
+
+def history_items(data: Any) -> list[dict[str, Any]]:
+    """The job list of a `GET /analytics/jobs` answer."""
+    if isinstance(data, dict):
+        return list(data.get("jobs", data.get("items", [])) or [])
+    return list(data or [])
+
+
+def history_sentence(job: dict[str, Any]) -> str:
+    """One job as a sentence: who asked what when, and how it ended."""
+    kind = ", ".join(option_words(job.get("options"))) or t("export.option.full")
+    who = formats.md_escape(job.get("requested_by") or t("job.someone"))
+    when = formats.moment(job.get("created_at"))
+    state = str(job.get("state") or "unknown")
+    rows = formats.number(rows_of(job) or 0)
+    secs = duration_seconds(job)
+    took = formats.seconds(secs) if secs is not None else "—"
+    msgid = HISTORY_SENTENCES.get(state, HISTORY_SENTENCES["other"])
+    return t(msgid, who=who, when=when, kind=kind, rows=rows, duration=took)
 
 
 def running_job_id(details: Any) -> str | None:

@@ -9,39 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-REGIONS: tuple[str, ...] = (
-    "Noord-Holland",
-    "Zuid-Holland",
-    "Friesland",
-    "Utrecht",
-    "Oost",
-    "Limburg",
-    "Groningen/Drenthe",
-    "Brabant/Zeeland",
-    "Duitsland",
-    "Overig",
-)
-STATUSES: tuple[str, ...] = ("Actief", "Opgezegd", "wachtRegio", "Aangemeld", "Geschorst", "Overig")
-LIDMAATSCHAPPEN: tuple[str, ...] = (
-    "Gewoon lid",
-    "Gezins lid",
-    "Donateur",
-    "Gezins donateur",
-    "Erelid",
-    "Overig",
-)
-CLUBBLADEN: tuple[str, ...] = ("Digitaal", "Papier", "Geen")
-# The columns that name and place a member, first in every member table.
-MEMBER_SUMMARY_COLUMNS: tuple[str, ...] = (
-    "lidnummer",
-    "voornaam",
-    "tussenvoegsel",
-    "achternaam",
-    "regio",
-    "status",
-    "lidmaatschap",
-    "woonplaats",
-)
+from console import member_model
+from console.i18n import N_
+
+REGIONS: tuple[str, ...] = member_model.REGIONS  # the field catalogue's REGIO, kept in one place
 
 
 @dataclass(frozen=True)
@@ -85,7 +56,7 @@ class PageSpec:
     """One page of the console: its file under app_pages/, title, icon and who may see it."""
 
     key: str
-    title: str
+    title: str  # a message id: the menu shows it in the user's language
     icon: str
     permission: str | None  # an Access property name; None: every signed-in user
 
@@ -98,13 +69,13 @@ class PageSpec:
 
 
 PAGES: tuple[PageSpec, ...] = (
-    PageSpec("overview", "Overview", ":material/dashboard:", None),
-    PageSpec("exports", "Exports", ":material/table_view:", "can_read_members"),
-    PageSpec("generate", "Generate", ":material/play_circle:", "can_export"),
-    PageSpec("members", "Members", ":material/group:", "can_write_members"),
-    PageSpec("products", "Products", ":material/storefront:", "can_write_products"),
-    PageSpec("stack", "Stack", ":material/stacks:", "can_read_ops"),
-    PageSpec("health", "Health", ":material/monitor_heart:", "can_read_ops"),
+    PageSpec("overview", N_("nav.overview"), ":material/dashboard:", None),
+    PageSpec("exports", N_("nav.exports"), ":material/table_view:", "can_read_members"),
+    PageSpec("generate", N_("nav.generate"), ":material/play_circle:", "can_export"),
+    PageSpec("members", N_("nav.members"), ":material/group:", "can_write_members"),
+    PageSpec("products", N_("nav.products"), ":material/storefront:", "can_write_products"),
+    PageSpec("stack", N_("nav.stack"), ":material/stacks:", "can_read_ops"),
+    PageSpec("health", N_("nav.health"), ":material/monitor_heart:", "can_read_ops"),
 )
 
 

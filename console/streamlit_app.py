@@ -12,31 +12,32 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from console import ui  # noqa: E402 - after the path fix above
+from console import formats, ui  # noqa: E402 - after the path fix above
+from console.i18n import t  # noqa: E402
 from console.roles import pages_for  # noqa: E402
 
 PAGES_DIR = Path(__file__).resolve().parent / "app_pages"
 
-st.set_page_config(page_title="H-DCN admin", page_icon=":material/two_wheeler:", layout="wide")
+st.set_page_config(page_title=t("app.title"), page_icon=":material/two_wheeler:", layout="wide")
 
+ui.language_choice()
 tokens = ui.current_tokens()
 if tokens is None:
     page = st.navigation(
-        [st.Page(PAGES_DIR / "login.py", title="Sign in", icon=":material/login:", default=True)],
+        [st.Page(PAGES_DIR / "login.py", title=t("nav.login"), icon=":material/login:", default=True)],
         position="hidden",
     )
 else:
     specs = pages_for(tokens.groups)
     page = st.navigation(
         [
-            st.Page(PAGES_DIR / spec.filename, title=spec.title, icon=spec.icon, default=i == 0)
+            st.Page(PAGES_DIR / spec.filename, title=t(spec.title), icon=spec.icon, default=i == 0)
             for i, spec in enumerate(specs)
         ]
     )
     with st.sidebar:
-        st.caption(f"Signed in as **{tokens.username}**")
-        st.caption(", ".join(sorted(tokens.groups)) or "no roles")
-        if st.button("Sign out", icon=":material/logout:", key="sign_out"):
-            ui.sign_out("You are signed out.")
+        st.caption(t("sidebar.signed_in_as", user=formats.md_escape(tokens.username)))
+        if st.button(t("sidebar.sign_out"), icon=":material/logout:", key="sign_out"):
+            ui.sign_out(t("auth.signed_out"))
             st.rerun()
 page.run()

