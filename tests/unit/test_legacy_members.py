@@ -79,6 +79,9 @@ def _records() -> list[dict[str, Any]]:
         ("motormerk", "Triumph", ReadState.INVALID, "Triumph"),
         ("regio", "utrecht", ReadState.NORMALISABLE, "Utrecht"),
         ("created_at", "2024-01-02T10:11:12", ReadState.OK, None),
+        ("tijdstempel", "12-3-2019 14:22:05", ReadState.OK, None),
+        ("tijdstempel", "2019-03-12 14:22", ReadState.OK, None),
+        ("tijdstempel", "gisteren", ReadState.INVALID, None),
     ],
 )
 def test_stored_values_are_classified_never_dropped(
@@ -310,3 +313,59 @@ def test_check_reports_then_apply_makes_the_table_ready_idempotently(
     again = check.check()
     assert not again.to_normalise and not again.missing_indexes and again.claims_missing == 0
     assert check.apply(again).normalised == 0
+
+
+def test_records_with_odd_types_read_edit_and_export_without_failing(
+    export_env: ExportEnv, legacy: MemberRepository
+) -> None:
+    # GIVEN records whose catalogue fields hold other DynamoDB types, and fields of every type outside it
+    odd: list[dict[str, Any]] = [
+        {
+            "member_id": "hdcn-import-0001",
+            "regio": Decimal(3),
+            "email": ["a@example.nl"],
+            "status": True,
+            "version": "3",
+            "lidnummer": Decimal("12.5"),
+            "geboortedatum": Decimal(19850312),
+            "nieuwsbrief": {"keuze": "Ja"},
+            "kenmerken": {"SS"},
+            "bijlage": b"\x00\x01",
+            "adres_oud": {"straat": "Kerkstraat 1", "jaren": [Decimal(1999), Decimal(2004)]},
+            "scores": {Decimal(1), Decimal(2)},
+        },
+        {"member_id": "hdcn-import-0002"},  # nothing but its key
+    ]
+    for item in odd:
+        legacy.members.put_item(Item=item)
+    for item in odd:
+        # WHEN opened THEN it answers, with the odd values named as problems
+        status, body = _call("GET", f"/members/{item['member_id']}")
+        assert status == 200, body
+        # WHEN one field is changed THEN the others are written back exactly, types included
+        version = body["version"]
+        status, body = _call(
+            "PUT", f"/members/{item['member_id']}", {"woonplaats": "Zeist", "version": version}
+        )
+        assert status == 200, body
+        stored = legacy.get(item["member_id"])
+        assert stored is not None
+        for key, raw in item.items():
+            if key != "version":
+                assert stored[key] == raw, key
+    # AND a national listing and an export still answer
+    status, body = _call("GET", "/members")
+    assert status == 200
+    manifest = export_members(
+        dynamodb=export_env.scan_client(),
+        s3=export_env.s3,
+        bucket=export_env.bucket,
+        members_table=export_env.members_table,
+        export_id="20261125T210000Z-0000000b",
+        options={},
+        created_at="2026-11-25T21:00:00+00:00",
+        today=TODAY,
+    )
+    # (the legacy seed holds the same people as the clean one, under the same member ids)
+    assert manifest.rows == LEGACY + len(odd)
+    assert "tijdstempel" not in manifest.unconverted  # the sheet's `12-3-2019 14:22:05` reads

@@ -208,13 +208,23 @@ def _as_int(raw: Any) -> int | None:
     return None
 
 
+# A form's timestamp as a Dutch spreadsheet shows it: `12-3-2019 14:22:05` (seconds optional).
+_DUTCH_DATETIME = re.compile(r"^(\d{1,2}-\d{1,2}-\d{4})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?$")
+
+
 def _as_timestamp(raw: str) -> datetime | None:
-    text = raw.strip().replace(" ", "T", 1) if isinstance(raw, str) else ""
+    """ISO (naive is UTC, as the club writes it), a Dutch `d-m-yyyy H:MM[:SS]`, or a bare date."""
+    text = raw.strip() if isinstance(raw, str) else ""
     try:
-        value = datetime.fromisoformat(text)
+        value = datetime.fromisoformat(text.replace(" ", "T", 1))
     except ValueError:
         try:
-            return datetime.combine(parse_date(raw), datetime.min.time(), tzinfo=UTC)
+            m = _DUTCH_DATETIME.match(text)
+            if m:
+                day = parse_date(m.group(1))
+                clock = (int(m.group(2)), int(m.group(3)), int(m.group(4) or 0))
+                return datetime(day.year, day.month, day.day, *clock, tzinfo=UTC)
+            return datetime.combine(parse_date(text), datetime.min.time(), tzinfo=UTC)
         except ValueError:
             return None
     return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
