@@ -22,7 +22,13 @@ def _without_chromium(tmp_path: Path) -> dict[str, str]:
 
 def test_make_test_starts_with_the_browser_check_and_it_names_the_install_command(tmp_path: Path) -> None:
     # GIVEN a machine without Chromium WHEN `make test` runs THEN its first step fails with the command
-    first = subprocess.run(["make", "-n", "test"], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    first = subprocess.run(
+        ["make", "--no-print-directory", "-n", "test"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert first.stdout.splitlines()[0].endswith("tests/browser.py")
     result = subprocess.run(
         ["make", "browser-check"],

@@ -369,3 +369,24 @@ def test_records_with_odd_types_read_edit_and_export_without_failing(
     # (the legacy seed holds the same people as the clean one, under the same member ids)
     assert manifest.rows == LEGACY + len(odd)
     assert "tijdstempel" not in manifest.unconverted  # the sheet's `12-3-2019 14:22:05` reads
+
+
+@pytest.mark.parametrize("everything", [True, False])
+def test_a_name_search_pages_exactly_through_every_match(legacy: MemberRepository, everything: bool) -> None:
+    # GIVEN a search most members do not match, read in small pages
+    regions = ["Utrecht", "Oost", "Limburg"]
+    expected = {
+        r["member_id"]
+        for r in _records()
+        if "jansen" in str(r.get("achternaam", "")).casefold() and (everything or r.get("regio") in regions)
+    }
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        items, cursor = legacy.list(regions, MemberFilter(q="JANSEN"), 3, cursor, everything=everything)
+        assert len(items) <= 3
+        seen.extend(i["member_id"] for i in items)
+        if cursor is None:
+            break
+    # THEN every match comes exactly once, however far into the table it lies
+    assert expected and sorted(seen) == sorted(expected)

@@ -74,6 +74,9 @@ PRIVILEGED_LIDMAATSCHAP = frozenset({"Erelid", "Overig"})
 SERVER_FIELDS = frozenset(f.name for f in FIELDS if f.server)
 # Query rounds one list request may spend looking for matches, so a rare filter cannot run for long.
 MAX_QUERY_ROUNDS = 40
+# Items read per round when a filter drops most of them (DynamoDB's Limit counts items read, not
+# matches): 40 rounds then cover 20,000 members, the page still ends exactly at `limit`.
+FILTERED_READ = 500
 CREATE_DEFAULTS = {
     "lidmaatschap": "Gewoon lid",
     "status": "Aangemeld",
@@ -466,16 +469,24 @@ class MemberRepository:
                 raise InvalidCursor("bad cursor")
             key = {"member_id": pos["member_id"]}
         found: Items = []
+        filtered = condition is not None or bool(filters.q)
         for _ in range(MAX_QUERY_ROUNDS):
-            kwargs: dict[str, Any] = {"Limit": limit - len(found)}
+            kwargs: dict[str, Any] = {"Limit": _read_size(limit - len(found), filtered)}
             if condition is not None:
                 kwargs["FilterExpression"] = condition
             if key:
                 kwargs["ExclusiveStartKey"] = key
             res = self.members.scan(**kwargs)
-            found.extend(self._keep(res, filters))
+            matches = self._keep(res, filters)
             key = res.get("LastEvaluatedKey")
-            if not key or len(found) >= limit:
+            room = limit - len(found)
+            if len(matches) >= room:
+                found.extend(matches[:room])
+                if len(matches) > room:  # read past the page: resume right after its last member
+                    key = {"member_id": found[-1]["member_id"]}
+                break
+            found.extend(matches)
+            if not key:
                 break
         return found, encode_cursor({"s": 1, "member_id": key["member_id"]}) if key else None
 
@@ -494,6 +505,7 @@ class MemberRepository:
                 start_key = pos
         found: Items = []
         rounds = 0
+        filtered = condition is not None or bool(filters.q)
         for r_index in range(start_region, len(regions)):
             key = start_key if r_index == start_region else None
             while True:
@@ -501,15 +513,20 @@ class MemberRepository:
                 kwargs: dict[str, Any] = {
                     "IndexName": REGIO_INDEX,
                     "KeyConditionExpression": Key("regio").eq(regions[r_index]),
-                    "Limit": limit - len(found),
+                    "Limit": _read_size(limit - len(found), filtered),
                 }
                 if condition is not None:
                     kwargs["FilterExpression"] = condition
                 if key:
                     kwargs["ExclusiveStartKey"] = key
                 res = self.members.query(**kwargs)
-                found.extend(self._keep(res, filters))
+                matches = self._keep(res, filters)
                 key = res.get("LastEvaluatedKey")
+                room = limit - len(found)
+                if len(matches) > room:  # read past the page: resume right after its last member
+                    matches = matches[:room]
+                    key = {"member_id": matches[-1]["member_id"], "regio": regions[r_index]}
+                found.extend(matches)
                 if len(found) >= limit or rounds >= MAX_QUERY_ROUNDS:
                     if key:
                         return found, encode_cursor({"r": r_index, **key})
@@ -795,6 +812,11 @@ class MemberRepository:
         if now is None:
             return RecordNotFound()
         return VersionConflict(version_of(now))
+
+
+def _read_size(room: int, filtered: bool) -> int:
+    """How many items to read for `room` more matches: exactly that, or a large page when filtering."""
+    return max(room, FILTERED_READ) if filtered else room
 
 
 def _index_unavailable(err: ClientError) -> bool:
