@@ -107,6 +107,7 @@ def test_api_access_logs_are_refused_on_an_account_without_the_role(stack: Mocke
         ("CREATE_COMPLETE", False),
         ("UPDATE_COMPLETE", False),
         ("UPDATE_ROLLBACK_COMPLETE", False),
+        ("REVIEW_IN_PROGRESS", False),  # an empty stack awaiting its first change set
         ("UPDATE_IN_PROGRESS", True),
         ("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", True),
         ("CREATE_FAILED", True),
@@ -281,6 +282,9 @@ class ChangeSetCfn:
     def delete_change_set(self, **kwargs: Any) -> None:
         self.deleted.append(kwargs["ChangeSetName"])
 
+    def delete_stack(self, **kwargs: Any) -> None:
+        self.deleted.append(f"stack {kwargs['StackName']}")
+
     def get_waiter(self, name: str) -> Any:
         class Done:
             def wait(self, **kwargs: Any) -> None:
@@ -392,3 +396,25 @@ def test_a_retained_removal_may_be_released_by_name_but_a_replacement_never() ->
     # THEN the user pool's removal is accepted, the table's replacement is still refused
     assert not any("UserPool" in r for r in review.refusals)
     assert any("MembersTable" in r for r in review.refusals) and not review.accepted
+
+
+def test_a_first_deploys_dry_run_leaves_no_empty_stack_behind(
+    stack: MockedStack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # GIVEN no stack of that name yet: sam's change set creates one awaiting review
+    _push_current_image(stack)
+    cfn = ChangeSetCfn(stack.client("cloudformation"), SAFE)
+    monkeypatch.setattr(ops_cmd, "build_layer", lambda build_dir, out: tmp_path)
+    monkeypatch.setattr(ops_cmd, "_run", lambda command, out: True)
+    target = ops_cmd.Target(
+        name="moto",
+        clients=lambda s: cfn if s == "cloudformation" else stack.client(s),
+        api_url=None,
+        token=None,
+    )
+    # WHEN the dry run has shown the review THEN the change set and the empty stack are deleted
+    assert (
+        ops_cmd.deploy_dry_run(_args("--dry-run", "--stack", "club-new"), out=lambda _: None, target=target)
+        == 0
+    )
+    assert cfn.deleted == [CHANGE_SET_ID, "stack club-new"] and cfn.executed == []
