@@ -151,6 +151,7 @@ def test_unchanged_image_is_not_rebuilt_and_a_missing_sam_stops_the_deploy(
     # and HDCN_SAM_CLI naming a sam that is not installed (the layer build is not under test here)
     monkeypatch.setenv("HDCN_SAM_CLI", str(tmp_path / "no-sam-here" / "sam"))
     monkeypatch.setattr(ops_cmd, "build_layer", lambda build_dir, out: tmp_path)
+    monkeypatch.setattr(ops_cmd, "BUILD_DIR", str(tmp_path / "build"))  # not in the work tree
     target = ops_cmd.Target(name="moto", clients=stack.client, api_url=None, token=None)
     lines: list[str] = []
     # WHEN hdcn deploy runs THEN it passes the state check and the lint, skips the image build,
@@ -307,6 +308,7 @@ def _deploy_with_change_set(
     cfn = ChangeSetCfn(stack.client("cloudformation"), changes)
     commands: list[str] = []
     monkeypatch.setattr(ops_cmd, "build_layer", lambda build_dir, out: tmp_path)
+    monkeypatch.setattr(ops_cmd, "BUILD_DIR", str(tmp_path / "build"))  # not in the work tree
     verified: list[str] = []
 
     def run(command: list[str], out: Any) -> bool:
@@ -372,6 +374,7 @@ def test_dry_run_shows_the_same_review_and_executes_nothing(
     _push_current_image(stack)
     cfn = ChangeSetCfn(stack.client("cloudformation"), LOSING)
     monkeypatch.setattr(ops_cmd, "build_layer", lambda build_dir, out: tmp_path)
+    monkeypatch.setattr(ops_cmd, "BUILD_DIR", str(tmp_path / "build"))  # not in the work tree
     monkeypatch.setattr(ops_cmd, "_run", lambda command, out: True)
     target = ops_cmd.Target(
         name="moto",
@@ -405,6 +408,7 @@ def test_a_first_deploys_dry_run_leaves_no_empty_stack_behind(
     _push_current_image(stack)
     cfn = ChangeSetCfn(stack.client("cloudformation"), SAFE)
     monkeypatch.setattr(ops_cmd, "build_layer", lambda build_dir, out: tmp_path)
+    monkeypatch.setattr(ops_cmd, "BUILD_DIR", str(tmp_path / "build"))  # not in the work tree
     monkeypatch.setattr(ops_cmd, "_run", lambda command, out: True)
     target = ops_cmd.Target(
         name="moto",
