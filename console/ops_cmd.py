@@ -184,6 +184,8 @@ def refusal(status: str | None) -> str | None:
     """Why a deploy must not start on a stack in this status (None: it may)."""
     if status is None:
         return None  # no stack yet: the first deploy creates it
+    if status == "REVIEW_IN_PROGRESS":
+        return None  # a stack awaiting its first change set (a first deploy's review): it holds nothing
     if status.endswith("_IN_PROGRESS"):
         return f"the stack is {status}: wait until it finishes (`hdcn status`)"
     if status.endswith("_FAILED"):
@@ -387,14 +389,28 @@ def deploy_dry_run(args: argparse.Namespace, out: Out = print, target: Target | 
         out("nothing was run; git is never touched")
         return 0
     out("change set review (the change set is created, shown and deleted; nothing is executed):")
+    cfn = target.clients("cloudformation")
+    status = _stack_status(cfn, stack)
     review = _create_and_review(args, target, tag, out)
     if review is None:
         return 1
-    cfn = target.clients("cloudformation")
     if review.status:
         cfn.delete_change_set(StackName=stack, ChangeSetName=review.change_set_id)
+        if status in (None, "REVIEW_IN_PROGRESS"):
+            # A first deploy's change set made an empty stack awaiting review: leave no trace of it.
+            cfn.delete_stack(StackName=stack)
     out("dry run: nothing was executed; git is never touched")
     return 0 if review.accepted else 3
+
+
+def _stack_status(cfn: Any, stack: str) -> str | None:
+    """The stack's status, or None if it does not exist."""
+    try:
+        return str(describe_stack(cfn, stack)["StackStatus"])
+    except cfn.exceptions.ClientError as err:
+        if "does not exist" not in str(err.response.get("Error", {}).get("Message", "")):
+            raise
+        return None
 
 
 def _run(command: list[str], out: Out) -> bool:
@@ -442,12 +458,7 @@ def deploy(args: argparse.Namespace, target: Target, out: Out = print) -> int:
     """The five steps; stops at the first that fails and exits non-zero."""
     cfn = target.clients("cloudformation")
     out(f"step 1/5: stack state of {args.stack} on {target.name}")
-    try:
-        status: str | None = describe_stack(cfn, args.stack)["StackStatus"]
-    except cfn.exceptions.ClientError as err:
-        if "does not exist" not in str(err.response.get("Error", {}).get("Message", "")):
-            raise
-        status = None
+    status = _stack_status(cfn, args.stack)
     why = refusal(status)
     if why:
         out(f"  refusing to deploy: {why}")
@@ -481,7 +492,8 @@ def deploy(args: argparse.Namespace, target: Target, out: Out = print) -> int:
     if review.status:
         out(f"  executing {review.name}")
         cfn.execute_change_set(StackName=args.stack, ChangeSetName=review.change_set_id)
-        waiter = "stack_create_complete" if status is None else "stack_update_complete"
+        creating = status in (None, "REVIEW_IN_PROGRESS")
+        waiter = "stack_create_complete" if creating else "stack_update_complete"
         try:
             cfn.get_waiter(waiter).wait(StackName=args.stack, WaiterConfig={"Delay": 10, "MaxAttempts": 360})
         except Exception as err:  # botocore's WaiterError: the stack failed or rolled back

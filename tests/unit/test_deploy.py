@@ -120,6 +120,7 @@ def test_api_access_logs_are_refused_on_an_account_without_the_role(stack: Mocke
         ("CREATE_COMPLETE", False),
         ("UPDATE_COMPLETE", False),
         ("UPDATE_ROLLBACK_COMPLETE", False),
+        ("REVIEW_IN_PROGRESS", False),  # an empty stack awaiting its first change set
         ("UPDATE_IN_PROGRESS", True),
         ("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", True),
         ("CREATE_FAILED", True),
@@ -163,6 +164,7 @@ def test_unchanged_image_is_not_rebuilt_and_a_missing_sam_stops_the_deploy(
     # and HDCN_SAM_CLI naming a sam that is not installed (the layer build is not under test here)
     monkeypatch.setenv("HDCN_SAM_CLI", str(tmp_path / "no-sam-here" / "sam"))
     monkeypatch.setattr(ops_cmd, "build_layer", lambda build_dir, out: tmp_path)
+    monkeypatch.setattr(ops_cmd, "BUILD_DIR", str(tmp_path / "build"))  # not in the work tree
     target = ops_cmd.Target(name="moto", clients=stack.client, api_url=None, token=None)
     lines: list[str] = []
     # WHEN hdcn deploy runs THEN it passes the state check and the lint, skips the image build,
@@ -294,6 +296,9 @@ class ChangeSetCfn:
     def delete_change_set(self, **kwargs: Any) -> None:
         self.deleted.append(kwargs["ChangeSetName"])
 
+    def delete_stack(self, **kwargs: Any) -> None:
+        self.deleted.append(f"stack {kwargs['StackName']}")
+
     def get_waiter(self, name: str) -> Any:
         class Done:
             def wait(self, **kwargs: Any) -> None:
@@ -316,6 +321,7 @@ def _deploy_with_change_set(
     cfn = ChangeSetCfn(stack.client("cloudformation"), changes)
     commands: list[str] = []
     monkeypatch.setattr(ops_cmd, "build_layer", lambda build_dir, out: tmp_path)
+    monkeypatch.setattr(ops_cmd, "BUILD_DIR", str(tmp_path / "build"))  # not in the work tree
     verified: list[str] = []
 
     def run(command: list[str], out: Any) -> bool:
@@ -381,6 +387,7 @@ def test_dry_run_shows_the_same_review_and_executes_nothing(
     _push_current_image(stack)
     cfn = ChangeSetCfn(stack.client("cloudformation"), LOSING)
     monkeypatch.setattr(ops_cmd, "build_layer", lambda build_dir, out: tmp_path)
+    monkeypatch.setattr(ops_cmd, "BUILD_DIR", str(tmp_path / "build"))  # not in the work tree
     monkeypatch.setattr(ops_cmd, "_run", lambda command, out: True)
     target = ops_cmd.Target(
         name="moto",
@@ -405,3 +412,26 @@ def test_a_retained_removal_may_be_released_by_name_but_a_replacement_never() ->
     # THEN the user pool's removal is accepted, the table's replacement is still refused
     assert not any("UserPool" in r for r in review.refusals)
     assert any("MembersTable" in r for r in review.refusals) and not review.accepted
+
+
+def test_a_first_deploys_dry_run_leaves_no_empty_stack_behind(
+    stack: MockedStack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # GIVEN no stack of that name yet: sam's change set creates one awaiting review
+    _push_current_image(stack)
+    cfn = ChangeSetCfn(stack.client("cloudformation"), SAFE)
+    monkeypatch.setattr(ops_cmd, "build_layer", lambda build_dir, out: tmp_path)
+    monkeypatch.setattr(ops_cmd, "BUILD_DIR", str(tmp_path / "build"))  # not in the work tree
+    monkeypatch.setattr(ops_cmd, "_run", lambda command, out: True)
+    target = ops_cmd.Target(
+        name="moto",
+        clients=lambda s: cfn if s == "cloudformation" else stack.client(s),
+        api_url=None,
+        token=None,
+    )
+    # WHEN the dry run has shown the review THEN the change set and the empty stack are deleted
+    assert (
+        ops_cmd.deploy_dry_run(_args("--dry-run", "--stack", "club-new"), out=lambda _: None, target=target)
+        == 0
+    )
+    assert cfn.deleted == [CHANGE_SET_ID, "stack club-new"] and cfn.executed == []

@@ -8,6 +8,7 @@ resource, and that the evaluation is IAM's (wildcards, Deny wins, conditions not
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 import pytest
@@ -96,6 +97,25 @@ def _calls(ctx: StackContext) -> list[dict[str, Any]]:
             "operation": "DescribeStacks",
             "params": {"StackName": "webshop-backend"},
         },
+        # The checks that only run on AWS (not applicable on the local stack, so never recorded there)
+        {
+            "function": "OpsFunction",
+            "service": "ecr",
+            "operation": "DescribeImages",
+            "params": {"repositoryName": ctx.parameters["GeneratorImageRepository"]},
+        },
+        {
+            "function": "OpsFunction",
+            "service": "logs",
+            "operation": "FilterLogEvents",
+            "params": {"logGroupName": f"/aws/lambda/{ctx.physical_ids['GenerateMemberParquetFunction']}"},
+        },
+        {
+            "function": "OpsFunction",
+            "service": "monitoring",
+            "operation": "DescribeAlarms",
+            "params": {"AlarmNames": ["webshop-backend-health-errors", "webshop-backend-api-5xx"]},
+        },
     ]
 
 
@@ -163,3 +183,20 @@ def test_an_operation_without_a_mapping_fails_instead_of_passing(translated: dic
     }
     with pytest.raises(UnknownOperation):
         denials([call], function_policies(translated, ctx), ctx)
+
+
+def test_the_image_repository_parameter_scopes_the_ops_read_of_the_image(translated: dict[str, Any]) -> None:
+    # GIVEN the image pushed to another repository (`hdcn deploy --repository club-gen`)
+    ctx = _context(translated)
+    call = {
+        "function": "OpsFunction",
+        "service": "ecr",
+        "operation": "DescribeImages",
+        "params": {"repositoryName": "club-gen"},
+    }
+    # THEN without GeneratorImageRepository=club-gen the ops checks may not read it; with it, they may
+    assert [d.action for d in denials([call], function_policies(translated, ctx), ctx)] == [
+        "ecr:DescribeImages"
+    ]
+    passed = dataclasses.replace(ctx, parameters={**ctx.parameters, "GeneratorImageRepository": "club-gen"})
+    assert denials([call], function_policies(translated, passed), passed) == []
