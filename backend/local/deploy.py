@@ -34,6 +34,7 @@ DEMO_USERS: dict[str, tuple[str, ...]] = {
     "staff": ("Members_CRUD", "Products_CRUD", "Regio_All"),
     "ops": ("System_Logs_Read",),
     "root": ("System_CRUD",),
+    "beheer": ("System_User_Management",),
 }
 
 

@@ -132,6 +132,7 @@ def _get_att(logical_id: str, attribute: str, ctx: StackContext) -> str:
         "AWS::Lambda::Function": lambda: ctx.arn("lambda", f"function:{physical}"),
         "AWS::IAM::Role": lambda: ctx.arn("iam", f"role/{physical}", region=False),
         "AWS::Logs::LogGroup": lambda: ctx.arn("logs", f"log-group:{physical}:*"),
+        "AWS::Cognito::UserPool": lambda: ctx.arn("cognito-idp", f"userpool/{physical}"),
     }
     if attribute == "Arn" and kind in arns:
         return arns[kind]()

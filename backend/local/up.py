@@ -172,7 +172,8 @@ def run(
     from backend.local.seed import seed_tables
     from backend.local.template import load_template, routes
 
-    stack = deploy(aws_endpoint, parameters)
+    # The local stack sends no mail: an invited user's temporary password is shown to the inviter once.
+    stack = deploy(aws_endpoint, {"UserInviteDelivery": "SHOW", **(parameters or {})})
     outputs = stack.outputs
     lam = aws_client("lambda", aws_endpoint)
     template = load_template()

@@ -26,18 +26,27 @@ pytestmark = pytest.mark.integration
 
 Api = Callable[..., requests.Response]
 Expected = int | tuple[int, ...]
-CALLERS: tuple[str | None, ...] = ("admin", "regio-utrecht", "staff", "ops", "root", None)
+CALLERS: tuple[str | None, ...] = ("admin", "regio-utrecht", "staff", "ops", "root", None, "beheer")
 
 
 def by_caller(
-    admin: Expected, utrecht: Expected, staff: Expected, ops: Expected, root: Expected, nobody: Expected
+    admin: Expected,
+    utrecht: Expected,
+    staff: Expected,
+    ops: Expected,
+    root: Expected,
+    nobody: Expected,
+    beheer: Expected = 403,
 ) -> dict[str | None, Expected]:
-    """One row, in the order of CALLERS."""
-    return dict(zip(CALLERS, (admin, utrecht, staff, ops, root, nobody), strict=True))
+    """One row, in the order of CALLERS; `beheer` (System_User_Management only) is 403 unless given."""
+    return dict(zip(CALLERS, (admin, utrecht, staff, ops, root, nobody, beheer), strict=True))
 
 
 def everyone(status: Expected) -> dict[str | None, Expected]:
     return dict.fromkeys(CALLERS, status)
+
+
+USER_MANAGERS = by_caller(403, 403, 403, 403, 200, 401, beheer=200)
 
 
 # Readers of members: Members_Read/Export/CRUD with a region, and System_CRUD.
@@ -76,6 +85,15 @@ MATRIX: dict[tuple[str, str], dict[str | None, Expected]] = {
     # ------------------------------------------------------------ operations
     ("GET", "/ops/stack"): OPS,
     ("GET", "/ops/health"): OPS,
+    # ------------------------------------------------------------ users (System_User_Management, System_CRUD)
+    ("GET", "/users"): USER_MANAGERS,
+    ("POST", "/users"): by_caller(403, 403, 403, 403, 201, 401, beheer=201),
+    ("GET", "/users/{fresh_user}"): USER_MANAGERS,
+    ("PUT", "/users/{fresh_user}/groups"): USER_MANAGERS,
+    ("POST", "/users/{fresh_user}/disable"): USER_MANAGERS,
+    ("POST", "/users/{fresh_user}/enable"): USER_MANAGERS,
+    ("POST", "/users/{fresh_user}/reset-password"): USER_MANAGERS,
+    ("DELETE", "/users/{fresh_user}"): by_caller(403, 403, 403, 403, 204, 401, beheer=204),
 }
 
 BODIES: dict[tuple[str, str], Callable[[], dict[str, Any]]] = {
@@ -88,7 +106,17 @@ BODIES: dict[tuple[str, str], Callable[[], dict[str, Any]]] = {
     },
     ("PUT", "/products/{fresh_product}"): lambda: {"stock": 5},
     ("POST", "/analytics/generate-parquet"): lambda: {"regio": "Utrecht"},
+    # Groups the user manager holds, so both managers may grant them.
+    ("POST", "/users"): lambda: _new_user(),
+    ("PUT", "/users/{fresh_user}/groups"): lambda: {"groups": ["System_User_Management"]},
 }
+
+
+def _new_user() -> dict[str, Any]:
+    name = f"matrix-{uuid.uuid4().hex[:10]}"
+    return {"username": name, "email": f"{name}@example.nl", "groups": ["System_User_Management"]}
+
+
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 
@@ -107,6 +135,11 @@ def _samples(api: Api) -> dict[str, Callable[[], str]]:
         assert resp.status_code == 201, resp.text
         return str(resp.json()["product_id"])
 
+    def user() -> str:
+        resp = api("POST", "/users", user="root", json=_new_user())
+        assert resp.status_code == 201, resp.text
+        return str(resp.json()["user"]["username"])
+
     listed = api("GET", "/products").json()["products"]
     catalogue_id = str(listed[0]["product_id"])
     utrecht, noord_holland = member("Utrecht", "3511 AB"), member("Noord-Holland", "1011 AB")
@@ -117,6 +150,7 @@ def _samples(api: Api) -> dict[str, Callable[[], str]]:
         "product": lambda: catalogue_id,
         "fresh_product": product,
         "missing_job": lambda: "20200101T000000Z-00000000",
+        "fresh_user": user,
     }
 
 

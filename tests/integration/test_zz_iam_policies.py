@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,15 @@ def _tour(api: Api) -> None:
     assert requests.get(download.json()["files"][0]["url"], timeout=30).status_code == 200
     assert api("GET", "/ops/stack", user="ops").status_code == 200
     assert api("GET", "/ops/health", user="ops").status_code == 200
+    name = f"iam-{uuid.uuid4().hex[:10]}"
+    invite = {"username": name, "email": f"{name}@example.nl", "groups": ["Members_Read", "Regio_Utrecht"]}
+    assert api("POST", "/users", user="root", json=invite).status_code == 201
+    assert api("GET", "/users", user="root").status_code == 200
+    changed = api("PUT", f"/users/{name}/groups", user="root", json={"groups": ["Members_Read"]})
+    assert changed.status_code == 200
+    for action in ("disable", "enable", "reset-password"):
+        assert api("POST", f"/users/{name}/{action}", user="root").status_code == 200
+    assert api("DELETE", f"/users/{name}", user="root").status_code == 204
 
 
 def stack_context(cfn: Any, stack_name: str, region: str) -> StackContext:
