@@ -110,8 +110,13 @@ def seconds(value: float) -> str:
 
 
 def md_escape(text: Any) -> str:
-    """User text made inert in Markdown (labels, captions, messages): shown, never interpreted."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+    """User text made inert in Markdown (labels, captions, messages): shown, never interpreted.
+
+    Backslash escapes stop images, links and emphasis; GitHub-flavoured Markdown still turns a
+    bare `http://...` or `www.` into a link after unescaping, so a zero-width space breaks those.
+    """
+    plain = str(text).replace("://", ":\u200b//").replace("www.", "www\u200b.")
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", plain).replace("\n", " ")
 
 
 def inert_cell(value: Any) -> Any:
