@@ -32,7 +32,7 @@ from streamlit.testing.v1 import AppTest
 from backend.local.seed import generate_members, generate_products
 from console import formats, members_view
 from console.auth import CognitoLogin, CognitoSettings, Tokens
-from console.i18n import t
+from console.i18n import catalogue_messages, language, t
 from console.roles import PAGES
 
 pytestmark = pytest.mark.unit
@@ -672,3 +672,47 @@ def test_a_legacy_member_opens_with_its_odd_values_shown_and_flagged(fake_api: F
     assert not at.error, messages(at)
     assert fake_api.members[member["member_id"]]["woonplaats"] == "Zeist"
     assert fake_api.members[member["member_id"]]["geboortedatum"] == "31-02-1990"  # kept as stored
+
+
+MESSAGE_ID = re.compile(r"^[a-z_]+(\.[a-z_]+)+$")
+
+
+def shown_texts(at: AppTest) -> list[str]:
+    """The texts a page shows: headings, Markdown, captions, alerts, metrics, widget and button labels."""
+    texts = [
+        str(e.value) for kind in (at.title, at.header, at.subheader, at.markdown, at.caption) for e in kind
+    ]
+    texts += [str(e.value) for kind in (at.error, at.warning, at.info, at.success) for e in kind]
+    texts += [str(m.label) for m in at.metric] + [str(e.label) for e in at.expander]
+    texts += [str(w.label) for kind in (at.button, at.text_input, at.selectbox, at.multiselect) for w in kind]
+    return texts
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_every_page_in_either_language_shows_texts_not_message_ids(fake_api: FakeApi, lang: str) -> None:
+    # GIVEN root (every page) in `lang` WHEN each page is opened THEN no text is a bare message id
+    at = signed_in("root")
+    at.selectbox(key="lang").select(lang).run()
+    # AppTest formats picker options outside the script run too: in the same language
+    with language(lang):
+        check_pages_in(at, lang)
+
+
+def check_pages_in(at: AppTest, lang: str) -> None:
+    for key in sorted(EXPECTED["root"]):
+        at.switch_page(f"app_pages/{key}.py").run()
+        assert not at.exception, (lang, key, at.exception)
+        raw = [s for s in shown_texts(at) if MESSAGE_ID.match(s.strip())]
+        assert not raw, (lang, key, raw)
+        assert at.title[0].value == catalogue_messages(lang)[PAGE_TITLES[key]], (lang, key)
+
+
+PAGE_TITLES = {
+    "overview": "overview.title",
+    "exports": "exports.title",
+    "generate": "generate.title",
+    "members": "members.title",
+    "products": "products.title",
+    "stack": "stack.title",
+    "health": "health.title",
+}
