@@ -543,9 +543,14 @@ def test_products_share_the_conflict_reload_and_delete_flow(fake_api: FakeApi) -
     button(at, "form.reload").click().run()
     assert at.text_input(key=f"prod_{product_id}_2_category").value == "Elders"
     at.number_input(key=f"prod_{product_id}_2_stock").set_value(7)
+    price = at.text_input(key=f"prod_{product_id}_2_price_cents")
+    assert price.value == formats.amount(product["price_cents"])  # the amount in Dutch form, 6,50
+    price.input("12,75")
     button(at, "form.save").click().run()
     assert not at.warning
-    assert fake_api.products[product_id]["stock"] == 7
+    assert (
+        fake_api.products[product_id]["stock"] == 7 and fake_api.products[product_id]["price_cents"] == 1275
+    )
     assert fake_api.products[product_id]["version"] == 3
     # WHEN deleting THEN only after the confirmation, with the version read, and the choice is cleared
     assert button(at, "product.delete").disabled

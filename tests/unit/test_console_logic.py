@@ -445,6 +445,16 @@ def test_numbers_money_dates_and_times_in_dutch_form() -> None:
 
     assert formats.number(2001) == "2.001"
     assert formats.euros(650) == "€\xa06,50"  # a no-break space keeps the sign with its amount
+    # amounts typed the Dutch way (or with a decimal point) become cents; anything else is refused
+    assert [formats.cents(x) for x in ("6,50", "€ 6,5", "1.250,00", "6.50", "12")] == [
+        650,
+        650,
+        125000,
+        650,
+        1200,
+    ]
+    assert [formats.cents(x) for x in ("abc", "6,505", "-1")] == [None, None, None]
+    assert formats.amount(650) == "6,50"
     assert formats.day("1986-10-01") == "01-10-1986"
     assert formats.day(date(1986, 10, 1)) == "01-10-1986"
     assert formats.day("12-3-1985") == "12-03-1985"
