@@ -729,3 +729,43 @@ PAGE_TITLES = {
     "stack": "stack.title",
     "health": "health.title",
 }
+
+
+def test_an_anonymised_export_says_so_and_why_it_cannot_be_compared(fake_api: FakeApi) -> None:
+    # GIVEN a newest export without names or membership numbers
+    anonymous = "20261126T100000Z-0000eeee"
+    frame = pd.DataFrame(list(generate_members(400)))
+    frame = frame.drop(columns=["member_id", "lidnummer", "voornaam", "achternaam", "email"])
+    for regio, group in frame.groupby("regio"):
+        fake_api.files[f"{anonymous}/{regio}"] = _parquet(group.drop(columns=["regio"]))
+    fake_api.exports.insert(
+        0,
+        {
+            "export_id": anonymous,
+            "created_at": "2026-11-26T10:00:00+00:00",
+            "rows": 400,
+            "options": {"anonymize": True},
+        },
+    )
+    # WHEN admin opens it and the comparison
+    at = signed_in("admin")
+    at.switch_page("app_pages/exports.py").run()
+    assert not at.exception
+    assert t("exports.anonymised") in [str(i.value) for i in at.info]
+    at.session_state["export_tab"] = t("exports.tab.compare")
+    at.run()
+    # THEN the comparison explains itself in plain words (no "member key" jargon)
+    assert t("compare.anonymised") in [str(i.value) for i in at.info]
+    assert not any("member_id" in m for m in messages(at).split(" | "))
+
+
+def test_a_filter_that_matches_nobody_draws_no_chart_and_offers_no_download(fake_api: FakeApi) -> None:
+    at = signed_in("admin")
+    at.switch_page("app_pages/exports.py").run()
+    at.text_input(key="flt_search").input("Zzyzx").run()
+    assert t("exports.no_match") in [str(i.value) for i in at.info]
+    for tab in ("exports.tab.charts", "exports.tab.download"):
+        at.session_state["export_tab"] = t(tab)
+        at.run()
+        assert not at.exception
+        assert not at.get("vega_lite_chart") and not at.get("download_button"), tab
