@@ -34,6 +34,8 @@ YES, NO = mf.YES, mf.NO
 LEGACY_NAMES: dict[str, str] = {"lid_sinds": "ingangsdatum"}
 # Columns the export computes (not member fields) that also need a label.
 COMPUTED_COLUMNS: tuple[str, ...] = ("leeftijd", "jaren_lid", "jubileum")
+# Columns of the export comparison (the value in the earlier export) that also need a label.
+COMPARISON_COLUMNS: tuple[str, ...] = ("status_vorige", "regio_vorige")
 # The columns that name and place a member, first in every member table.
 SUMMARY_COLUMNS: tuple[str, ...] = (
     "lidnummer",

@@ -360,6 +360,12 @@ def test_filters_narrow_the_preview_and_charts(fake_api: FakeApi) -> None:
     assert any(e.label.startswith(f"Nieuw ({joined_in_utrecht})") for e in at.expander), [
         e.label for e in at.expander
     ]
+    # AND its tables are headed by labels, the earlier value included (never `status_vorige`)
+    assert at.dataframe
+    for frame in at.dataframe:
+        config = json.loads(frame.proto.columns or "{}")
+        unlabelled = [c for c in frame.value.columns if not config.get(c, {}).get("label")]
+        assert not unlabelled, unlabelled
     # AND the jubilarissen tab lists active members reaching 10, 25 or 40 years, within the filter
     at.session_state["export_tab"] = t("exports.tab.jubilee")
     at.run()

@@ -399,7 +399,8 @@ def used_message_ids() -> set[str]:
             if name in ("t", "N_") and isinstance(first, ast.Constant) and isinstance(first.value, str):
                 ids.add(first.value)
     ids |= {f"{kind}.{text}" for kind in ("member", "product") for text in RECORD_TEXTS}
-    ids |= {f"field.{f.name}" for f in mm.FIELDS} | {f"field.{c}" for c in mm.COMPUTED_COLUMNS}
+    ids |= {f"field.{f.name}" for f in mm.FIELDS}
+    ids |= {f"field.{c}" for c in (*mm.COMPUTED_COLUMNS, *mm.COMPARISON_COLUMNS)}
     return ids
 
 
