@@ -284,6 +284,15 @@ def messages(at: AppTest) -> str:
     return " | ".join(str(e.value) for kind in (at.error, at.warning, at.info, at.success) for e in kind)
 
 
+def unlabelled_columns(at: AppTest) -> list[str]:
+    """Columns of the page's tables that would be headed by their raw key (no label configured)."""
+    missing = []
+    for frame in at.dataframe:
+        config = json.loads(frame.proto.columns or "{}")
+        missing += [str(c) for c in frame.value.columns if not config.get(str(c), {}).get("label")]
+    return missing
+
+
 def button(at: AppTest, msgid: str) -> Any:
     """The button whose label is the Dutch text of `msgid`."""
     return next(b for b in at.button if b.label == t(msgid))
@@ -301,6 +310,7 @@ def test_every_page_renders_for_every_demo_user(fake_api: FakeApi, user: str) ->
         at.switch_page(f"app_pages/{key}.py").run()
         assert not at.exception, (user, key, at.exception)
         assert not at.error or key in ("health", "overview"), (user, key, messages(at))
+        assert not unlabelled_columns(at), (user, key, unlabelled_columns(at))
     # AND a page outside their roles cannot be opened at all
     for spec in PAGES:
         if spec.key not in EXPECTED[user]:
@@ -361,11 +371,7 @@ def test_filters_narrow_the_preview_and_charts(fake_api: FakeApi) -> None:
         e.label for e in at.expander
     ]
     # AND its tables are headed by labels, the earlier value included (never `status_vorige`)
-    assert at.dataframe
-    for frame in at.dataframe:
-        config = json.loads(frame.proto.columns or "{}")
-        unlabelled = [c for c in frame.value.columns if not config.get(c, {}).get("label")]
-        assert not unlabelled, unlabelled
+    assert at.dataframe and not unlabelled_columns(at)
     # AND the jubilarissen tab lists active members reaching 10, 25 or 40 years, within the filter
     at.session_state["export_tab"] = t("exports.tab.jubilee")
     at.run()
