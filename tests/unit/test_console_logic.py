@@ -677,3 +677,39 @@ def test_csv_times_are_amsterdam_local_to_the_minute() -> None:
     rows = list(csv.reader(io.StringIO(ev.csv_bytes(frame).decode("utf-8-sig")), delimiter=";"))
     assert rows[0] == ["Gewijzigd op", "Aangemaakt op"]
     assert rows[1:] == [["25-11-2026 11:00", "01-07-2026 12:00"], ["", "01-07-2026 12:30"]]
+
+
+# Streamlit calls whose first argument people read: it must come from the catalogue, never a literal.
+UI_CALLS = frozenset(
+    {
+        "title", "header", "subheader", "markdown", "caption", "write", "text", "info", "warning", "error",
+        "success", "toast", "button", "form_submit_button", "download_button", "link_button", "checkbox",
+        "text_input", "text_area", "number_input", "selectbox", "multiselect", "radio", "metric", "expander",
+        "status", "spinner", "tabs",
+    }
+)  # fmt: skip
+
+
+def test_page_code_holds_no_ui_text() -> None:
+    # GIVEN the console's UI code WHEN every Streamlit call's first argument is read
+    # THEN none is written-out text: an f-string may only glue catalogue texts with punctuation
+    found = []
+    for path in [*CONSOLE.glob("app_pages/*.py"), *CONSOLE.glob("*.py")]:
+        if path.name in NOT_UI:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args):
+                continue
+            receiver = node.func.value
+            if node.func.attr not in UI_CALLS or (isinstance(receiver, ast.Name) and receiver.id == "kind"):
+                continue  # (a RecordKind's `text()` looks its message id up in the catalogue)
+            first = node.args[0]
+            parts = [first] if isinstance(first, ast.Constant) else []
+            if isinstance(first, ast.JoinedStr):
+                parts = [v for v in first.values if isinstance(v, ast.Constant)]
+            words = [
+                p.value for p in parts if isinstance(p.value, str) and re.search(r"[A-Za-z]{2}", p.value)
+            ]
+            if words:
+                found.append(f"{path.name}:{node.lineno} {node.func.attr}({words[0]!r})")
+    assert not found, found
