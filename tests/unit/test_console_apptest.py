@@ -372,6 +372,7 @@ def test_filters_narrow_the_preview_and_charts(fake_api: FakeApi) -> None:
     ]
     # AND its tables are headed by labels, the earlier value included (never `status_vorige`)
     assert at.dataframe and not unlabelled_columns(at)
+    assert not any("member_id" in frame.value.columns for frame in at.dataframe)
     # AND the jubilarissen tab lists active members reaching 10, 25 or 40 years, within the filter
     at.session_state["export_tab"] = t("exports.tab.jubilee")
     at.run()
