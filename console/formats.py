@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from babel.dates import format_date as _babel_date
 from babel.dates import format_datetime as _babel_datetime
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import NumberFormatError, format_currency, format_decimal, parse_decimal
 from openpyxl import Workbook
 from openpyxl.cell.cell import TYPE_STRING, WriteOnlyCell
 
@@ -48,6 +48,27 @@ def euros(cents: Any) -> str:
     if cents is None:
         return ""
     return format_currency(int(cents) / 100, "EUR", locale=FORMAT_LOCALE)
+
+
+def amount(cents: Any) -> str:
+    """Cents as an amount to edit: 6,50 (no sign, no grouping)."""
+    if cents in (None, ""):
+        return ""
+    return format_decimal(int(cents) / 100, format="0.00", locale=FORMAT_LOCALE)
+
+
+def cents(text: str) -> int | None:
+    """An amount typed the Dutch way (6,50, € 6,5, 1.250,00) as whole cents; None if it is none."""
+    cleaned = text.replace("€", "").replace("\xa0", "").replace(" ", "").strip()
+    if re.fullmatch(r"\d+\.\d{1,2}", cleaned):
+        cleaned = cleaned.replace(".", ",")  # 6.50 typed the English way: a decimal point, not thousands
+    try:
+        value = parse_decimal(cleaned, locale=FORMAT_LOCALE, strict=False)
+    except NumberFormatError:
+        return None
+    if value < 0 or value.as_tuple().exponent < -2:  # type: ignore[operator]
+        return None
+    return int(value * 100)
 
 
 def to_date(value: Any) -> date | None:
@@ -110,8 +131,13 @@ def seconds(value: float) -> str:
 
 
 def md_escape(text: Any) -> str:
-    """User text made inert in Markdown (labels, captions, messages): shown, never interpreted."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+    """User text made inert in Markdown (labels, captions, messages): shown, never interpreted.
+
+    Backslash escapes stop images, links and emphasis; GitHub-flavoured Markdown still turns a
+    bare `http://...` or `www.` into a link after unescaping, so a zero-width space breaks those.
+    """
+    plain = str(text).replace("://", ":\u200b//").replace("www.", "www\u200b.")
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", plain).replace("\n", " ")
 
 
 def inert_cell(value: Any) -> Any:

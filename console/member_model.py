@@ -34,6 +34,8 @@ YES, NO = mf.YES, mf.NO
 LEGACY_NAMES: dict[str, str] = {"lid_sinds": "ingangsdatum"}
 # Columns the export computes (not member fields) that also need a label.
 COMPUTED_COLUMNS: tuple[str, ...] = ("leeftijd", "jaren_lid", "jubileum")
+# Columns of the export comparison (the value in the earlier export) that also need a label.
+COMPARISON_COLUMNS: tuple[str, ...] = ("status_vorige", "regio_vorige")
 # The columns that name and place a member, first in every member table.
 SUMMARY_COLUMNS: tuple[str, ...] = (
     "lidnummer",
@@ -89,17 +91,19 @@ def normalise_record(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def problem_fields(record: dict[str, Any]) -> dict[str, str]:
-    """Fields whose stored value does not fit the catalogue: the API's `problems` list, else our own read.
+    """Fields whose stored value cannot be read as its kind: from the API's `problems`, else our own read.
 
-    The API sends `problems: [{"field": ..., "state": ...}]`; a member from an API that does not
-    (yet) is classified here with the same reader, so the flags are the same either way.
+    The API sends `problems: [{"field": ..., "state": "normalisable" | "invalid"}]`; only
+    "invalid" is flagged to people (a normalisable value, `12-3-1985` or `"1234"`, reads fine
+    and is shown in the usual form). A member from an API without the list is classified here
+    with the same reader, so the flags are the same either way.
     """
     found: dict[str, str] = {}
     problems = record.get("problems")
     if isinstance(problems, list):
         for p in problems:
-            if isinstance(p, dict) and p.get("field"):
-                found[LEGACY_NAMES.get(str(p["field"]), str(p["field"]))] = str(p.get("state") or "invalid")
+            if isinstance(p, dict) and p.get("field") and p.get("state", "invalid") == "invalid":
+                found[LEGACY_NAMES.get(str(p["field"]), str(p["field"]))] = "invalid"
         return found
     for name, raw in normalise_record(record).items():
         spec = FIELD_BY_NAME.get(name)

@@ -56,9 +56,8 @@ def widget(field: Field, value: Any, key: str) -> Any:
             label, value=int(value) if value not in (None, "") else None, step=1, min_value=0, key=key
         )
     if field.kind == "euros":
-        cents = int(value) if value not in (None, "") else 0
-        euros = st.number_input(label, value=cents / 100, min_value=0.0, step=0.05, format="%.2f", key=key)
-        return round(euros * 100)
+        # Text, not a number input: that one only knows the decimal point; people type 6,50.
+        return st.text_input(label, value=formats.amount(value), key=key, max_chars=12, placeholder="0,00")
     if field.kind == "bool":
         return st.checkbox(label, value=bool(value), key=key)
     if field.kind == "area":
@@ -86,11 +85,19 @@ def record_inputs(
 def product_body(
     fields: Sequence[Field], values: Values, original: Mapping[str, Any] | None
 ) -> tuple[Values, dict[str, str]]:
-    """The product body to send and the required fields left empty."""
+    """The product body to send (amounts as cents), the required fields left empty, unreadable amounts."""
     errors = {
         f.name: t("error.required") for f in fields if f.required and values.get(f.name) in (None, "", [])
     }
-    return payload(values, dict(original) if original is not None else None), errors
+    converted = dict(values)
+    for f in fields:
+        if f.kind == "euros" and f.name not in errors and values.get(f.name) not in (None, ""):
+            cents = formats.cents(str(values[f.name]))
+            if cents is None:
+                errors[f.name] = t("error.amount")
+            else:
+                converted[f.name] = cents
+    return payload(converted, dict(original) if original is not None else None), errors
 
 
 def payload(values: Values, original: dict[str, Any] | None = None) -> Values:

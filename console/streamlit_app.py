@@ -19,6 +19,8 @@ from console.roles import pages_for  # noqa: E402
 PAGES_DIR = Path(__file__).resolve().parent / "app_pages"
 
 st.set_page_config(page_title=t("app.title"), page_icon=":material/two_wheeler:", layout="wide")
+# Streamlit's own menu (rerun, settings, deploy) is English developer tooling: not for volunteers.
+st.set_option("client.toolbarMode", "minimal")
 
 ui.language_choice()
 tokens = ui.current_tokens()

@@ -251,7 +251,8 @@ if tabs["compare"].open:
                                 part.columns
                             )
                             if part_id in ("status", "regio"):
-                                part_columns = list(part.columns)
+                                # who, and the value before and now; the internal member id is no help
+                                part_columns = [c for c in part.columns if c != "member_id"]
                             st.dataframe(
                                 part[part_columns].head(MAX_TABLE_ROWS),
                                 hide_index=True,

@@ -34,7 +34,7 @@ def table(rows: list[dict[str, Any]], key: str, coloured: bool = True) -> None:
         data,
         hide_index=True,
         width="stretch",
-        height=min(36 * (len(frame) + 1) + 2, 720),
+        height=36 * (len(frame) + 1) + 3,  # every row in sight: no scroll box inside the page
         column_config=config,
         key=key,
     )

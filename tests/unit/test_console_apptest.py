@@ -32,7 +32,7 @@ from streamlit.testing.v1 import AppTest
 from backend.local.seed import generate_members, generate_products
 from console import formats, members_view
 from console.auth import CognitoLogin, CognitoSettings, Tokens
-from console.i18n import t
+from console.i18n import catalogue_messages, language, t
 from console.roles import PAGES
 
 pytestmark = pytest.mark.unit
@@ -284,6 +284,15 @@ def messages(at: AppTest) -> str:
     return " | ".join(str(e.value) for kind in (at.error, at.warning, at.info, at.success) for e in kind)
 
 
+def unlabelled_columns(at: AppTest) -> list[str]:
+    """Columns of the page's tables that would be headed by their raw key (no label configured)."""
+    missing = []
+    for frame in at.dataframe:
+        config = json.loads(frame.proto.columns or "{}")
+        missing += [str(c) for c in frame.value.columns if not config.get(str(c), {}).get("label")]
+    return missing
+
+
 def button(at: AppTest, msgid: str) -> Any:
     """The button whose label is the Dutch text of `msgid`."""
     return next(b for b in at.button if b.label == t(msgid))
@@ -301,6 +310,7 @@ def test_every_page_renders_for_every_demo_user(fake_api: FakeApi, user: str) ->
         at.switch_page(f"app_pages/{key}.py").run()
         assert not at.exception, (user, key, at.exception)
         assert not at.error or key in ("health", "overview"), (user, key, messages(at))
+        assert not unlabelled_columns(at), (user, key, unlabelled_columns(at))
     # AND a page outside their roles cannot be opened at all
     for spec in PAGES:
         if spec.key not in EXPECTED[user]:
@@ -360,6 +370,9 @@ def test_filters_narrow_the_preview_and_charts(fake_api: FakeApi) -> None:
     assert any(e.label.startswith(f"Nieuw ({joined_in_utrecht})") for e in at.expander), [
         e.label for e in at.expander
     ]
+    # AND its tables are headed by labels, the earlier value included (never `status_vorige`)
+    assert at.dataframe and not unlabelled_columns(at)
+    assert not any("member_id" in frame.value.columns for frame in at.dataframe)
     # AND the jubilarissen tab lists active members reaching 10, 25 or 40 years, within the filter
     at.session_state["export_tab"] = t("exports.tab.jubilee")
     at.run()
@@ -547,9 +560,14 @@ def test_products_share_the_conflict_reload_and_delete_flow(fake_api: FakeApi) -
     button(at, "form.reload").click().run()
     assert at.text_input(key=f"prod_{product_id}_2_category").value == "Elders"
     at.number_input(key=f"prod_{product_id}_2_stock").set_value(7)
+    price = at.text_input(key=f"prod_{product_id}_2_price_cents")
+    assert price.value == formats.amount(product["price_cents"])  # the amount in Dutch form, 6,50
+    price.input("12,75")
     button(at, "form.save").click().run()
     assert not at.warning
-    assert fake_api.products[product_id]["stock"] == 7
+    assert (
+        fake_api.products[product_id]["stock"] == 7 and fake_api.products[product_id]["price_cents"] == 1275
+    )
     assert fake_api.products[product_id]["version"] == 3
     # WHEN deleting THEN only after the confirmation, with the version read, and the choice is cleared
     assert button(at, "product.delete").disabled
@@ -657,7 +675,11 @@ def test_a_legacy_member_opens_with_its_odd_values_shown_and_flagged(fake_api: F
         geboortedatum="31-02-1990",
         bouwjaar="NA",
         status="Weg",
-        problems=[{"field": "geboortedatum", "state": "invalid"}, {"field": "status", "state": "invalid"}],
+        problems=[
+            {"field": "geboortedatum", "state": "invalid"},
+            {"field": "status", "state": "invalid"},
+            {"field": "nieuwsbrief", "state": "normalisable"},  # a boolean: reads fine, not flagged
+        ],
     )
     at = signed_in("staff")
     at.switch_page("app_pages/members.py").run()
@@ -676,3 +698,87 @@ def test_a_legacy_member_opens_with_its_odd_values_shown_and_flagged(fake_api: F
     assert not at.error, messages(at)
     assert fake_api.members[member["member_id"]]["woonplaats"] == "Zeist"
     assert fake_api.members[member["member_id"]]["geboortedatum"] == "31-02-1990"  # kept as stored
+
+
+MESSAGE_ID = re.compile(r"^[a-z_]+(\.[a-z_]+)+$")
+
+
+def shown_texts(at: AppTest) -> list[str]:
+    """The texts a page shows: headings, Markdown, captions, alerts, metrics, widget and button labels."""
+    texts = [
+        str(e.value) for kind in (at.title, at.header, at.subheader, at.markdown, at.caption) for e in kind
+    ]
+    texts += [str(e.value) for kind in (at.error, at.warning, at.info, at.success) for e in kind]
+    texts += [str(m.label) for m in at.metric] + [str(e.label) for e in at.expander]
+    texts += [str(w.label) for kind in (at.button, at.text_input, at.selectbox, at.multiselect) for w in kind]
+    return texts
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_every_page_in_either_language_shows_texts_not_message_ids(fake_api: FakeApi, lang: str) -> None:
+    # GIVEN root (every page) in `lang` WHEN each page is opened THEN no text is a bare message id
+    at = signed_in("root")
+    at.selectbox(key="lang").select(lang).run()
+    # AppTest formats picker options outside the script run too: in the same language
+    with language(lang):
+        check_pages_in(at, lang)
+
+
+def check_pages_in(at: AppTest, lang: str) -> None:
+    for key in sorted(EXPECTED["root"]):
+        at.switch_page(f"app_pages/{key}.py").run()
+        assert not at.exception, (lang, key, at.exception)
+        raw = [s for s in shown_texts(at) if MESSAGE_ID.match(s.strip())]
+        assert not raw, (lang, key, raw)
+        assert at.title[0].value == catalogue_messages(lang)[PAGE_TITLES[key]], (lang, key)
+
+
+PAGE_TITLES = {
+    "overview": "overview.title",
+    "exports": "exports.title",
+    "generate": "generate.title",
+    "members": "members.title",
+    "products": "products.title",
+    "stack": "stack.title",
+    "health": "health.title",
+}
+
+
+def test_an_anonymised_export_says_so_and_why_it_cannot_be_compared(fake_api: FakeApi) -> None:
+    # GIVEN a newest export without names or membership numbers
+    anonymous = "20261126T100000Z-0000eeee"
+    frame = pd.DataFrame(list(generate_members(400)))
+    frame = frame.drop(columns=["member_id", "lidnummer", "voornaam", "achternaam", "email"])
+    for regio, group in frame.groupby("regio"):
+        fake_api.files[f"{anonymous}/{regio}"] = _parquet(group.drop(columns=["regio"]))
+    fake_api.exports.insert(
+        0,
+        {
+            "export_id": anonymous,
+            "created_at": "2026-11-26T10:00:00+00:00",
+            "rows": 400,
+            "options": {"anonymize": True},
+        },
+    )
+    # WHEN admin opens it and the comparison
+    at = signed_in("admin")
+    at.switch_page("app_pages/exports.py").run()
+    assert not at.exception
+    assert t("exports.anonymised") in [str(i.value) for i in at.info]
+    at.session_state["export_tab"] = t("exports.tab.compare")
+    at.run()
+    # THEN the comparison explains itself in plain words (no "member key" jargon)
+    assert t("compare.anonymised") in [str(i.value) for i in at.info]
+    assert not any("member_id" in m for m in messages(at).split(" | "))
+
+
+def test_a_filter_that_matches_nobody_draws_no_chart_and_offers_no_download(fake_api: FakeApi) -> None:
+    at = signed_in("admin")
+    at.switch_page("app_pages/exports.py").run()
+    at.text_input(key="flt_search").input("Zzyzx").run()
+    assert t("exports.no_match") in [str(i.value) for i in at.info]
+    for tab in ("exports.tab.charts", "exports.tab.download"):
+        at.session_state["export_tab"] = t(tab)
+        at.run()
+        assert not at.exception
+        assert not at.get("vega_lite_chart") and not at.get("download_button"), tab

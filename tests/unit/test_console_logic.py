@@ -399,7 +399,8 @@ def used_message_ids() -> set[str]:
             if name in ("t", "N_") and isinstance(first, ast.Constant) and isinstance(first.value, str):
                 ids.add(first.value)
     ids |= {f"{kind}.{text}" for kind in ("member", "product") for text in RECORD_TEXTS}
-    ids |= {f"field.{f.name}" for f in mm.FIELDS} | {f"field.{c}" for c in mm.COMPUTED_COLUMNS}
+    ids |= {f"field.{f.name}" for f in mm.FIELDS}
+    ids |= {f"field.{c}" for c in (*mm.COMPUTED_COLUMNS, *mm.COMPARISON_COLUMNS)}
     return ids
 
 
@@ -445,6 +446,16 @@ def test_numbers_money_dates_and_times_in_dutch_form() -> None:
 
     assert formats.number(2001) == "2.001"
     assert formats.euros(650) == "€\xa06,50"  # a no-break space keeps the sign with its amount
+    # amounts typed the Dutch way (or with a decimal point) become cents; anything else is refused
+    assert [formats.cents(x) for x in ("6,50", "€ 6,5", "1.250,00", "6.50", "12")] == [
+        650,
+        650,
+        125000,
+        650,
+        1200,
+    ]
+    assert [formats.cents(x) for x in ("abc", "6,505", "-1")] == [None, None, None]
+    assert formats.amount(650) == "6,50"
     assert formats.day("1986-10-01") == "01-10-1986"
     assert formats.day(date(1986, 10, 1)) == "01-10-1986"
     assert formats.day("12-3-1985") == "12-03-1985"
@@ -518,7 +529,8 @@ def test_excel_has_real_dates_and_text_cells_never_formulas() -> None:
 def test_markdown_in_user_text_is_made_inert() -> None:
     shown = formats.md_escape("![x](http://example.invalid/x.png)")
     assert "![" not in shown and "](" not in shown
-    assert shown.replace("\\", "") == "![x](http://example.invalid/x.png)"
+    assert shown.replace("\\", "").replace("\u200b", "") == "![x](http://example.invalid/x.png)"
+    assert "http://" not in shown.replace("\\", "")  # no bare URL left for Markdown to autolink
     assert formats.md_escape(":red[boo] :material/home:").count("\\:") == 3
 
 
@@ -665,3 +677,39 @@ def test_csv_times_are_amsterdam_local_to_the_minute() -> None:
     rows = list(csv.reader(io.StringIO(ev.csv_bytes(frame).decode("utf-8-sig")), delimiter=";"))
     assert rows[0] == ["Gewijzigd op", "Aangemaakt op"]
     assert rows[1:] == [["25-11-2026 11:00", "01-07-2026 12:00"], ["", "01-07-2026 12:30"]]
+
+
+# Streamlit calls whose first argument people read: it must come from the catalogue, never a literal.
+UI_CALLS = frozenset(
+    {
+        "title", "header", "subheader", "markdown", "caption", "write", "text", "info", "warning", "error",
+        "success", "toast", "button", "form_submit_button", "download_button", "link_button", "checkbox",
+        "text_input", "text_area", "number_input", "selectbox", "multiselect", "radio", "metric", "expander",
+        "status", "spinner", "tabs",
+    }
+)  # fmt: skip
+
+
+def test_page_code_holds_no_ui_text() -> None:
+    # GIVEN the console's UI code WHEN every Streamlit call's first argument is read
+    # THEN none is written-out text: an f-string may only glue catalogue texts with punctuation
+    found = []
+    for path in [*CONSOLE.glob("app_pages/*.py"), *CONSOLE.glob("*.py")]:
+        if path.name in NOT_UI:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args):
+                continue
+            receiver = node.func.value
+            if node.func.attr not in UI_CALLS or (isinstance(receiver, ast.Name) and receiver.id == "kind"):
+                continue  # (a RecordKind's `text()` looks its message id up in the catalogue)
+            first = node.args[0]
+            parts = [first] if isinstance(first, ast.Constant) else []
+            if isinstance(first, ast.JoinedStr):
+                parts = [v for v in first.values if isinstance(v, ast.Constant)]
+            words = [
+                p.value for p in parts if isinstance(p.value, str) and re.search(r"[A-Za-z]{2}", p.value)
+            ]
+            if words:
+                found.append(f"{path.name}:{node.lineno} {node.func.attr}({words[0]!r})")
+    assert not found, found
