@@ -32,6 +32,8 @@ KEY_ATTRIBUTE_TYPES: Mapping[str, type] = {
     "job_id": str,
     "kind": str,
     "created_at": str,
+    "day": str,
+    "entry": str,
 }
 
 
