@@ -85,6 +85,7 @@ MATRIX: dict[tuple[str, str], dict[str | None, Expected]] = {
     # ------------------------------------------------------------ operations
     ("GET", "/ops/stack"): OPS,
     ("GET", "/ops/health"): OPS,
+    ("GET", "/audit"): OPS,
     # ------------------------------------------------------------ users (System_User_Management, System_CRUD)
     ("GET", "/users"): USER_MANAGERS,
     ("POST", "/users"): by_caller(403, 403, 403, 403, 201, 401, beheer=201),

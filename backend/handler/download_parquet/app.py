@@ -14,6 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from hdcn_common.api import BadRequest, Forbidden, NotFound, create_resolver, require_caller
+from hdcn_common.audit import AuditLog
 from hdcn_common.auth import Caller
 from hdcn_common.export_jobs import ExportJobs, decode_cursor
 from hdcn_common.exports import Manifest, PartFile, is_export_id, list_published, read_manifest
@@ -102,6 +103,14 @@ def download_parquet(filename: Annotated[str, Path(max_length=64)]) -> dict[str,
             }
             for f in files
         ]
+        # Logged before the links are handed out: who may now read which regions of which export.
+        AuditLog(table(cfg.audit_table)).record(
+            caller.username,
+            "export.download",
+            export_id,
+            regions=sorted({f.regio for f in files}),
+            rows=sum(f.rows for f in files),
+        )
         logger.info("export download", extra={"export_id": export_id, "files": len(urls)})
         return {
             "export_id": export_id,

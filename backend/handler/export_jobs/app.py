@@ -28,6 +28,7 @@ from hdcn_common.api import (
     create_resolver,
     require_caller,
 )
+from hdcn_common.audit import AuditLog
 from hdcn_common.auth import Caller
 from hdcn_common.enums import Regio
 from hdcn_common.export_jobs import ExportJobs, JobNotActive, JobRunning, JobsBusy, view_for
@@ -80,6 +81,9 @@ def generate_parquet(request: ExportRequest | None = None) -> tuple[dict[str, An
         anonymize=request.anonymize,
     )
     jobs = _jobs()
+    AuditLog(table(settings().audit_table)).record(
+        caller.username, "export.request", options.regio or "all regions", options=options.as_dict()
+    )
     try:
         job = jobs.create(caller.username, options)
     except JobRunning as running:

@@ -7,6 +7,7 @@ Members_CRUD (or System_CRUD) writes. Updates carry the version that was read.
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -23,6 +24,7 @@ from hdcn_common.api import (
     error_response,
     require_caller,
 )
+from hdcn_common.audit import AuditLog
 from hdcn_common.auth import Caller
 from hdcn_common.enums import Lidmaatschap, Regio, Status
 from hdcn_common.members import (
@@ -65,6 +67,11 @@ def _key_reused(_: IdempotencyMismatch) -> Response[str]:
     return error_response(
         422, "idempotency_key_reused", "this Idempotency-Key was used for a different request; use a new key"
     )
+
+
+def _audit(caller: Caller, action: str, target: str, **details: Any) -> None:
+    """An access-log entry (ids, counts, field names; never a value), before data is shown or changed."""
+    AuditLog(table(settings().audit_table)).record(caller.username, action, target, **details)
 
 
 def _repo() -> MemberRepository:
@@ -118,6 +125,7 @@ def list_members(
         member_id = repo.find_by_email(email.strip())
         item = repo.get(member_id) if member_id else None
         items = [item] if item and _may_see(caller, item) else []
+        _audit(caller, "member.list", "email lookup", member_ids=[str(i["member_id"]) for i in items])
         return MemberPage(members=[to_member(i) for i in items], next_cursor=None)
     regions = sorted(caller.regions)
     if regio is not None:
@@ -128,6 +136,9 @@ def list_members(
     # A caller of every region also sees records whose regio is missing or outside the vocabulary.
     everything = caller.all_regions and regio is None
     items, next_cursor = repo.list(regions, filters, limit, cursor, everything=everything)
+    if items:
+        ids = [str(i["member_id"]) for i in items]
+        _audit(caller, "member.list", f"{len(ids)} members", member_ids=ids, regions=sorted(regions))
     return MemberPage(members=[to_member(i) for i in items], next_cursor=next_cursor)
 
 
@@ -150,6 +161,9 @@ def create_member(member: MemberCreate, idempotency_key: IdempotencyKey = None) 
             raise Unprocessable(
                 str(err), [{"loc": ["header", "Idempotency-Key"], "msg": str(err), "type": "value_error"}]
             ) from None
+    # The id is known before the write, so the access log names it before the member exists.
+    member_id = member_id or str(uuid.uuid4())
+    _audit(caller, "member.create", member_id, fields=sorted(fields), regions=[fields["regio"]])
     item, created = _repo().create_once(fields, member_id)
     if created:
         metrics.add_metric(name="MembersCreated", unit=MetricUnit.Count, value=1)
@@ -161,7 +175,9 @@ def create_member(member: MemberCreate, idempotency_key: IdempotencyKey = None) 
 def get_member(member_id: MemberId) -> Member:
     """One member of the caller's regions."""
     caller = _reader()
-    return to_member(_visible(caller, member_id))
+    item = _visible(caller, member_id)
+    _audit(caller, "member.read", member_id)
+    return to_member(item)
 
 
 @app.put("/members/<member_id>")
@@ -174,6 +190,8 @@ def update_member(member_id: MemberId, update: MemberUpdate, if_match: IfMatch =
     if new_fields.get("regio") != current.get("regio"):
         check_region(caller, new_fields["regio"])
     check_privileged_changes(caller, current, new_fields)
+    changed = sorted(update.model_dump(exclude_unset=True, exclude={"version"}))
+    _audit(caller, "member.update", member_id, fields=changed)
     item = _repo().update(current, new_fields, expected)
     logger.info("member updated", extra={"member_id": member_id, "version": item["version"]})
     return to_member(item)
@@ -185,6 +203,7 @@ def delete_member(member_id: MemberId, if_match: IfMatch = None) -> Response[Non
     caller = _writer()
     expected = expected_version(None, if_match, required=False)
     current = _visible(caller, member_id)
+    _audit(caller, "member.delete", member_id)
     _repo().delete(current, expected)
     logger.info("member deleted", extra={"member_id": member_id})
     return Response(status_code=204)

@@ -58,7 +58,7 @@ def _directory() -> UserDirectory:
 
 
 def _audit() -> AuditLog:
-    return AuditLog(table(os.environ["AUDIT_TABLE"]))
+    return AuditLog(table(settings().audit_table))
 
 
 def _manager() -> Caller:

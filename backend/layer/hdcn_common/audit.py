@@ -11,10 +11,16 @@ from __future__ import annotations
 
 import os
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import BotoCoreError, ClientError
+
+from hdcn_common.api import ServiceUnavailable
+
 DEFAULT_RETENTION_DAYS = 365
+MAX_PERIOD_DAYS = 400
 
 
 class AuditLog:
@@ -40,5 +46,72 @@ class AuditLog:
             "expires_at": int((now + self.retention).timestamp()),
             **{k: v for k, v in details.items() if v is not None},
         }
-        self.table.put_item(Item=entry, ConditionExpression="attribute_not_exists(entry)")
+        try:
+            self.table.put_item(Item=entry, ConditionExpression="attribute_not_exists(entry)")
+        except (ClientError, BotoCoreError):
+            # Nothing may happen unlogged: the caller's action stops here, and says so.
+            raise ServiceUnavailable(
+                "the access log could not be written, so nothing was done; try again shortly",
+                headers={"Retry-After": "5"},
+            ) from None
         return entry
+
+    def search(
+        self,
+        since: date,
+        until: date,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        member: str | None = None,
+        limit: int = 100,
+        cursor: dict[str, str] | None = None,
+    ) -> tuple[list[dict[str, Any]], dict[str, str] | None]:
+        """Entries of the period, newest first, filtered; the next position or None."""
+        condition = None
+        for part in (
+            Attr("actor").eq(actor) if actor else None,
+            Attr("action").eq(action) if action else None,
+            (Attr("target").eq(member) | Attr("member_ids").contains(member)) if member else None,
+        ):
+            if part is not None:
+                condition = part if condition is None else condition & part
+        found: list[dict[str, Any]] = []
+        day = date.fromisoformat(cursor["day"]) if cursor else until
+        # An `entry` of "*" in a cursor means "from the newest entry of that day".
+        start = (
+            {"day": cursor["day"], "entry": cursor["entry"]} if cursor and cursor["entry"] != "*" else None
+        )
+        while day >= since:
+            while True:
+                kwargs: dict[str, Any] = {
+                    "KeyConditionExpression": Key("day").eq(day.isoformat()),
+                    "ScanIndexForward": False,
+                    "Limit": max(limit - len(found), 100) if condition is not None else limit - len(found),
+                }
+                if condition is not None:
+                    kwargs["FilterExpression"] = condition
+                if start:
+                    kwargs["ExclusiveStartKey"] = start
+                res = self.table.query(**kwargs)
+                items = res.get("Items", [])
+                room = limit - len(found)
+                if len(items) > room:
+                    found.extend(items[:room])
+                    return found, {"day": found[-1]["day"], "entry": found[-1]["entry"]}
+                found.extend(items)
+                start = res.get("LastEvaluatedKey")
+                if len(found) >= limit:
+                    return found, (
+                        {"day": start["day"], "entry": start["entry"]} if start else _next_day(day, since)
+                    )
+                if not start:
+                    break
+            day -= timedelta(days=1)
+        return found, None
+
+
+def _next_day(day: date, since: date) -> dict[str, str] | None:
+    """The position at the newest entry of the day before `day`, if that day is in the period."""
+    before = day - timedelta(days=1)
+    return {"day": before.isoformat(), "entry": "*"} if before >= since else None

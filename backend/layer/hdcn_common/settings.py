@@ -39,6 +39,7 @@ class Settings:
     export_jobs_table: str
     export_bucket: str
     user_pool_id: str
+    audit_table: str
     user_pool_client_id: str
     exports_to_keep: int
     generator_function: str
@@ -56,6 +57,7 @@ class Settings:
             export_jobs_table=env.get("EXPORT_JOBS_TABLE", ""),
             export_bucket=env.get("EXPORT_BUCKET", ""),
             user_pool_id=env.get("USER_POOL_ID", ""),
+            audit_table=env.get("AUDIT_TABLE", ""),
             user_pool_client_id=env.get("USER_POOL_CLIENT_ID", ""),
             exports_to_keep=int(env.get("EXPORTS_TO_KEEP", "10")),
             generator_function=env.get("GENERATOR_FUNCTION_NAME", ""),
