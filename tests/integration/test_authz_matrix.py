@@ -66,6 +66,7 @@ MATRIX: dict[tuple[str, str], dict[str | None, Expected]] = {
     ("GET", "/members/{noord_holland_member}"): by_caller(200, 404, 200, 403, 200, 401),
     ("PUT", "/members/{fresh_member}"): MEMBER_WRITE,
     ("DELETE", "/members/{fresh_member}"): by_caller(403, 403, 204, 403, 204, 401),
+    ("GET", "/members/{utrecht_member}/data-export"): MEMBER_WRITE,
     # ------------------------------------------------------------ products
     ("GET", "/products"): everyone(200),
     ("GET", "/products/{product}"): everyone(200),

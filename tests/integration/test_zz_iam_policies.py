@@ -37,6 +37,7 @@ def _tour(api: Api) -> None:
     member = api("POST", "/members", user="staff", json=new_member()).json()
     path = f"/members/{member['member_id']}"
     assert api("GET", path, user="staff").status_code == 200
+    assert api("GET", f"{path}/data-export", user="staff").status_code == 200
     assert api("GET", "/members", user="staff", params={"limit": 5}).status_code == 200
     assert api("PUT", path, user="staff", json={"woonplaats": "Utrecht", "version": 1}).status_code == 200
     assert api("DELETE", path, user="staff", params={"version": 2}).status_code in (200, 204)
@@ -64,6 +65,7 @@ def _tour(api: Api) -> None:
     assert requests.get(download.json()["files"][0]["url"], timeout=30).status_code == 200
     assert api("GET", "/ops/stack", user="ops").status_code == 200
     assert api("GET", "/ops/health", user="ops").status_code == 200
+    assert api("GET", "/audit", user="ops").status_code == 200
     name = f"iam-{uuid.uuid4().hex[:10]}"
     invite = {"username": name, "email": f"{name}@example.nl", "groups": ["Members_Read", "Regio_Utrecht"]}
     assert api("POST", "/users", user="root", json=invite).status_code == 201

@@ -8,11 +8,12 @@ from typing import Any
 import boto3
 import pytest
 from hdcn_common import settings as settings_module
+from hdcn_common.member_export import export_members
 
 from backend.local.runtime import LambdaContext, load_handler
 from backend.local.seed import generate_members
 from backend.local.template import functions, load_template
-from tests.unit.aws_fixtures import REGION, SEEDED_MEMBERS, MemberTables
+from tests.unit.aws_fixtures import REGION, SEEDED_MEMBERS, ExportEnv, MemberTables
 
 pytestmark = pytest.mark.unit
 
@@ -20,7 +21,9 @@ pytestmark = pytest.mark.unit
 def _call(function: str, method: str, path: str, groups: str, body: Any = None, **query: str) -> Any:
     resource, params = path, None
     if path.startswith("/members/"):
-        resource, params = "/members/{member_id}", {"member_id": path.split("/")[2]}
+        parts = path.split("/")
+        resource = "/members/{member_id}" + ("/" + parts[3] if len(parts) > 3 else "")
+        params = {"member_id": parts[2]}
     event = {
         "httpMethod": method,
         "path": path,
@@ -113,3 +116,38 @@ def test_without_the_log_nothing_happens(
     assert _call("MembersFunction", "GET", path, CRUD)[0] == 503
     stored = member_tables.repo.get(member["member_id"])
     assert stored is not None and stored["woonplaats"] == member["woonplaats"] and stored["version"] == 1
+
+
+def test_a_members_data_export_holds_record_history_and_exports(export_env: ExportEnv) -> None:
+    # GIVEN a member who was changed and then exported, and another export that predates nothing
+    member = export_env.members[3]
+    path = f"/members/{member['member_id']}"
+    assert _call("MembersFunction", "PUT", path, CRUD, {"woonplaats": "Zeist", "version": 1})[0] == 200
+    export_members(
+        dynamodb=export_env.scan_client(),
+        s3=export_env.s3,
+        bucket=export_env.bucket,
+        members_table=export_env.members_table,
+        export_id="20261125T210000Z-000000aa",
+        options={"regio": member["regio"]},
+        created_at="2026-11-25T21:00:00+00:00",
+    )
+    other = "Utrecht" if member["regio"] != "Utrecht" else "Oost"
+    export_members(
+        dynamodb=export_env.scan_client(),
+        s3=export_env.s3,
+        bucket=export_env.bucket,
+        members_table=export_env.members_table,
+        export_id="20261125T220000Z-000000bb",
+        options={"regio": other},
+        created_at="2026-11-25T22:00:00+00:00",
+    )
+    # WHEN staff asks for everything held about the member
+    status, body = _call("MembersFunction", "GET", f"{path}/data-export", CRUD)
+    assert status == 200, body
+    # THEN the record as stored, its change in the history, and only the export that holds them
+    assert body["record"]["woonplaats"] == "Zeist" and body["record"]["email"] == member["email"]
+    assert any(e["action"] == "member.update" and e["fields"] == ["woonplaats"] for e in body["history"])
+    assert [e["export_id"] for e in body["exports"]] == ["20261125T210000Z-000000aa"]
+    # AND a reader without Members_CRUD may not ask
+    assert _call("MembersFunction", "GET", f"{path}/data-export", "Members_Read,Regio_All")[0] == 403

@@ -7,7 +7,9 @@ Members_CRUD (or System_CRUD) writes. Updates carry the version that was read.
 
 from __future__ import annotations
 
+import os
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -27,6 +29,7 @@ from hdcn_common.api import (
 from hdcn_common.audit import AuditLog
 from hdcn_common.auth import Caller
 from hdcn_common.enums import Lidmaatschap, Regio, Status
+from hdcn_common.exports import list_published, read_manifest, read_member_ids
 from hdcn_common.members import (
     IdempotencyMismatch,
     Member,
@@ -43,8 +46,8 @@ from hdcn_common.members import (
     stored_fields,
     to_member,
 )
-from hdcn_common.records import register_record_errors
-from hdcn_common.settings import settings, table
+from hdcn_common.records import plain_item, register_record_errors
+from hdcn_common.settings import client, settings, table
 from hdcn_common.versioning import expected_version
 
 logger = Logger()
@@ -207,6 +210,50 @@ def delete_member(member_id: MemberId, if_match: IfMatch = None) -> Response[Non
     _repo().delete(current, expected)
     logger.info("member deleted", extra={"member_id": member_id})
     return Response(status_code=204)
+
+
+@app.get("/members/<member_id>/data-export")
+def member_data_export(member_id: MemberId) -> dict[str, Any]:
+    """Everything held about one member (an AVG access request): the record as stored, its history
+    in the access log, and the exports that hold them. Members_CRUD for the member's region.
+    """
+    caller = _writer()
+    item = _visible(caller, member_id)
+    _audit(caller, "member.data_export", member_id)
+    cfg = settings()
+    today = datetime.now(UTC).date()
+    since = today - timedelta(days=int(os.environ.get("AUDIT_RETENTION_DAYS", "365")))
+    history: list[dict[str, Any]] = []
+    cursor: dict[str, str] | None = None
+    log = AuditLog(table(cfg.audit_table))
+    while True:
+        entries, cursor = log.search(since, today, member=member_id, limit=500, cursor=cursor)
+        history.extend(plain_item(e) for e in entries)
+        if cursor is None:
+            break
+    s3 = client("s3")
+    exports = []
+    for export_id in list_published(s3, cfg.export_bucket):
+        ids = read_member_ids(s3, cfg.export_bucket, export_id)
+        if ids is None or member_id in ids:
+            manifest = read_manifest(s3, cfg.export_bucket, export_id)
+            exports.append(
+                {
+                    "export_id": export_id,
+                    "created_at": manifest.created_at if manifest else None,
+                    "options": manifest.options if manifest else None,
+                    # Exports from before the member lists were kept cannot say; they are listed as "maybe".
+                    "holds_member": True if ids is not None else None,
+                }
+            )
+    return {
+        "member_id": member_id,
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "requested_by": caller.username,
+        "record": plain_item(item),
+        "history": [{k: v for k, v in e.items() if k not in ("expires_at",)} for e in history],
+        "exports": exports,
+    }
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -61,6 +61,23 @@ def manifest_key(export_id: str) -> str:
     return f"{export_prefix(export_id)}{MANIFEST_NAME}"
 
 
+MEMBER_IDS_NAME = "_member_ids.json"
+
+
+def member_ids_key(export_id: str) -> str:
+    """Which members an export holds (for a member's data request); never handed out as a download."""
+    return f"{export_prefix(export_id)}{MEMBER_IDS_NAME}"
+
+
+def read_member_ids(s3: Any, bucket: str, export_id: str) -> frozenset[str] | None:
+    """The member ids an export holds, or None for an export written before these lists existed."""
+    try:
+        body = s3.get_object(Bucket=bucket, Key=member_ids_key(export_id))["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        return None
+    return frozenset(json.loads(body))
+
+
 def regio_from_key(key: str) -> str | None:
     """The decoded regio partition of a part key, if it has one."""
     for segment in key.split("/"):

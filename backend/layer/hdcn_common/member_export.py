@@ -6,6 +6,7 @@ only needs boto3 clients, so the benchmark runs exactly this code.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import Counter
@@ -23,6 +24,7 @@ from hdcn_common.exports import (
     list_export_dirs,
     list_published,
     manifest_key,
+    member_ids_key,
     part_key,
     utc_now_iso,
 )
@@ -32,6 +34,7 @@ from hdcn_common.member_parquet import (
     ScanRequest,
     export_schema,
     items_to_batch,
+    member_id_column,
     scan_pages,
 )
 
@@ -98,6 +101,8 @@ def export_members(
     )
     rows = 0
     unconverted: Counter[str] = Counter()
+    # Which members the export holds, for a member's data request (an anonymised export too).
+    member_ids: list[str] = []
 
     def still_alive() -> None:
         # Heartbeat while the scan waits out throttling, with the rows written so far.
@@ -109,6 +114,7 @@ def export_members(
                 raise ExportFailed("the export ran out of time before the scan finished")
             if len(items):
                 writer.write(items_to_batch(items, today, anonymize, unconverted))
+                member_ids.extend(str(i) for i in member_id_column(items).drop_null().to_pylist())
                 rows += len(items)
             progress(rows)
         parts = writer.close()
@@ -125,6 +131,12 @@ def export_members(
             columns=export_schema(anonymize).names,
             files=files,
             unconverted=dict(sorted(unconverted.items())),
+        )
+        s3.put_object(
+            Bucket=bucket,
+            Key=member_ids_key(export_id),
+            Body=json.dumps(member_ids).encode(),
+            ContentType="application/json",
         )
         # The manifest goes last: until it exists, no reader sees this export.
         s3.put_object(

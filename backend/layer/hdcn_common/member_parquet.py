@@ -144,6 +144,11 @@ def _attr(items: pa.StructArray, name: str, kind: str) -> pa.Array:
     return pc.struct_field(items, [name, kind])
 
 
+def member_id_column(items: pa.StructArray) -> pa.Array:
+    """The member ids of a Scan page (before any anonymising)."""
+    return _attr(items, "member_id", "S")
+
+
 _EMPTY_TOKENS = pa.array(sorted(EMPTY_TOKENS), pa.string())
 
 
