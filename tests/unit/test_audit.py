@@ -10,36 +10,16 @@ import pytest
 from hdcn_common import settings as settings_module
 from hdcn_common.member_export import export_members
 
-from backend.local.runtime import LambdaContext, load_handler
 from backend.local.seed import generate_members
-from backend.local.template import functions, load_template
+from tests.unit.api_events import call_api
 from tests.unit.aws_fixtures import REGION, SEEDED_MEMBERS, ExportEnv, MemberTables
 
 pytestmark = pytest.mark.unit
 
 
 def _call(function: str, method: str, path: str, groups: str, body: Any = None, **query: str) -> Any:
-    resource, params = path, None
-    if path.startswith("/members/"):
-        parts = path.split("/")
-        resource = "/members/{member_id}" + ("/" + parts[3] if len(parts) > 3 else "")
-        params = {"member_id": parts[2]}
-    event = {
-        "httpMethod": method,
-        "path": path,
-        "resource": resource,
-        "pathParameters": params,
-        "headers": {"Content-Type": "application/json"},
-        "queryStringParameters": query or None,
-        "body": json.dumps(body) if body is not None else None,
-        "requestContext": {
-            "authorizer": {"claims": {"cognito:username": "tester", "cognito:groups": groups}}
-        },
-    }
-    handler = load_handler(functions(load_template())[function])
-    ctx = LambdaContext("f", 512, "arn:aws:lambda:eu-west-1:123456789012:function:f", "r1", 9e12)
-    res = handler(event, ctx)
-    return res["statusCode"], json.loads(res["body"]) if res.get("body") else None
+    """`function` names the expected handler (readability); the template routes the call."""
+    return call_api(method, path, groups, body, query=query or None)
 
 
 CRUD = "Members_CRUD,Regio_All"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 from collections import Counter
 from datetime import date
 from decimal import Decimal
@@ -26,10 +25,9 @@ from hdcn_common.members import (
     to_member,
 )
 
-from backend.local.runtime import LambdaContext, load_handler
 from backend.local.seed import generate_legacy_members, seed_tables
-from backend.local.template import functions, load_template
 from console.members_cmd import MemberTableCheck, format_report
+from tests.unit.api_events import call_api
 from tests.unit.aws_fixtures import REGION, ExportEnv
 
 pytestmark = pytest.mark.unit
@@ -124,24 +122,8 @@ def test_an_update_changes_only_what_it_sends() -> None:
 # ---------------------------------------------------------------- API on the legacy table
 
 
-def _call(
-    method: str, path: str, body: dict[str, Any] | None = None, groups: str = "Members_CRUD,Regio_All"
-) -> Any:
-    params = {"member_id": path.rsplit("/", 1)[1]} if path.count("/") > 1 else None
-    event = {
-        "httpMethod": method,
-        "path": path,
-        "resource": "/members/{member_id}" if params else "/members",
-        "pathParameters": params,
-        "headers": {"Content-Type": "application/json"},
-        "queryStringParameters": None,
-        "body": json.dumps(body) if body is not None else None,
-        "requestContext": {"authorizer": {"claims": {"cognito:username": "t", "cognito:groups": groups}}},
-    }
-    handler = load_handler(functions(load_template())["MembersFunction"])
-    ctx = LambdaContext("members", 512, "arn:aws:lambda:eu-west-1:123456789012:function:members", "r1", 9e12)
-    res = handler(event, ctx)
-    return res["statusCode"], json.loads(res["body"]) if res.get("body") else None
+def _call(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    return call_api(method, path, "Members_CRUD,Regio_All", body, username="t")
 
 
 def test_every_legacy_record_lists_opens_and_edits(legacy: MemberRepository) -> None:

@@ -11,8 +11,8 @@ import pytest
 from hdcn_common import settings as settings_module
 from hdcn_common.users import ALL_GROUPS, temporary_password
 
-from backend.local.runtime import LambdaContext, load_handler
-from backend.local.template import functions, load_template
+from backend.local.template import load_template
+from tests.unit.api_events import call_api
 from tests.unit.aws_fixtures import REGION
 
 pytestmark = pytest.mark.unit
@@ -38,26 +38,8 @@ def pool(template_resources: dict[str, str], monkeypatch: pytest.MonkeyPatch) ->
     yield {"idp": idp, "pool_id": pool_id, "audit": template_resources["AuditLogTable"]}
 
 
-def _call(
-    method: str, path: str, caller: str, groups: str, body: dict[str, Any] | None = None
-) -> tuple[int, Any]:
-    parts = path.strip("/").split("/")
-    params = {"username": parts[1]} if len(parts) > 1 else None
-    resource = "/users" if not params else "/users/{username}" + ("/" + parts[2] if len(parts) > 2 else "")
-    event = {
-        "httpMethod": method,
-        "path": path,
-        "resource": resource,
-        "pathParameters": params,
-        "headers": {"Content-Type": "application/json"},
-        "queryStringParameters": None,
-        "body": json.dumps(body) if body is not None else None,
-        "requestContext": {"authorizer": {"claims": {"cognito:username": caller, "cognito:groups": groups}}},
-    }
-    handler = load_handler(functions(load_template())["UsersFunction"])
-    ctx = LambdaContext("users", 256, "arn:aws:lambda:eu-west-1:123456789012:function:users", "r1", 9e12)
-    res = handler(event, ctx)
-    return res["statusCode"], json.loads(res["body"]) if res.get("body") else None
+def _call(method: str, path: str, caller: str, groups: str, body: Any = None) -> tuple[int, Any]:
+    return call_api(method, path, groups, body, username=caller)
 
 
 ROOT = ("root", "System_CRUD")

@@ -704,17 +704,7 @@ class MemberRepository:
                         }
                     )
                 if old_key:
-                    # Only our own claim is released: a legacy duplicate's claim belongs to the other member.
-                    transact.append(
-                        {
-                            "Delete": {
-                                "TableName": self.keys.name,
-                                "Key": {"pk": old_key},
-                                "ConditionExpression": "attribute_not_exists(pk) OR member_id = :me",
-                                "ExpressionAttributeValues": {":me": member_id},
-                            }
-                        }
-                    )
+                    transact.append(self._release_claim(old_key, member_id))
                 self.ddb.transact_write_items(
                     TransactItems=transact,
                     ClientRequestToken=str(uuid.uuid5(_IDEMPOTENCY_NS, f"{member_id}:{expected_version}")),
@@ -771,16 +761,7 @@ class MemberRepository:
         ]
         old_key = email_key(current.get("email"))
         if old_key:
-            transact.append(
-                {
-                    "Delete": {
-                        "TableName": self.keys.name,
-                        "Key": {"pk": old_key},
-                        "ConditionExpression": "attribute_not_exists(pk) OR member_id = :me",
-                        "ExpressionAttributeValues": {":me": member_id},
-                    }
-                }
-            )
+            transact.append(self._release_claim(old_key, member_id))
         try:
             self.ddb.transact_write_items(TransactItems=transact)
         except ClientError as err:
@@ -797,6 +778,17 @@ class MemberRepository:
             if code == "ConditionalCheckFailedException":
                 raise self._conflict(member_id) from None
             raise
+
+    def _release_claim(self, key: str, member_id: str) -> dict[str, Any]:
+        """The transaction item freeing an email claim: only our own (a legacy duplicate's is the other's)."""
+        return {
+            "Delete": {
+                "TableName": self.keys.name,
+                "Key": {"pk": key},
+                "ConditionExpression": "attribute_not_exists(pk) OR member_id = :me",
+                "ExpressionAttributeValues": {":me": member_id},
+            }
+        }
 
     def _delete_member_only(self, member_id: str, guard: dict[str, Any]) -> None:
         try:
