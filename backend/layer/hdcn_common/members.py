@@ -471,7 +471,11 @@ class MemberRepository:
         found: Items = []
         filtered = condition is not None or bool(filters.q)
         for _ in range(MAX_QUERY_ROUNDS):
-            kwargs: dict[str, Any] = {"Limit": _read_size(limit - len(found), filtered)}
+            # Strongly consistent: a member created a moment ago is on the next page (an index cannot be).
+            kwargs: dict[str, Any] = {
+                "Limit": _read_size(limit - len(found), filtered),
+                "ConsistentRead": True,
+            }
             if condition is not None:
                 kwargs["FilterExpression"] = condition
             if key:
