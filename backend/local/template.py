@@ -53,6 +53,7 @@ class FunctionSpec:
     timeout: int
     memory: int
     layers: tuple[str, ...]
+    reserved_concurrency: int | None = None
 
 
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
@@ -107,6 +108,11 @@ def functions(template: dict[str, Any]) -> dict[str, FunctionSpec]:
             timeout=int(props.get("Timeout", glob.get("Timeout", 3))),
             memory=int(props.get("MemorySize", glob.get("MemorySize", 128))),
             layers=layers,
+            reserved_concurrency=(
+                int(props["ReservedConcurrentExecutions"])
+                if "ReservedConcurrentExecutions" in props
+                else None
+            ),
         )
     return specs
 
