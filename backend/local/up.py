@@ -360,8 +360,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--runtime",
         choices=("workers", "inline"),
-        default="inline",
-        help="workers: a process per execution environment, as Lambda (default);"
+        default=os.environ.get("HDCN_LOCAL_RUNTIME", "workers"),
+        help="workers: a process per execution environment, as Lambda (default; HDCN_LOCAL_RUNTIME sets it);"
         " inline: every handler in this process, one at a time",
     )
     parser.add_argument(
