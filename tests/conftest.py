@@ -18,6 +18,9 @@ from tests.browser import MISSING, find_chromium
 REPO_ROOT = Path(__file__).resolve().parents[1]
 __all__ = ["REPO_ROOT", "free_port"]  # imported by tests that start stacks of their own
 TEST_MEMBERS = 300
+# A killed export is noticed once its heartbeat (every 5 s) is this old: the template's 30 s made
+# the tests that kill one wait 30 s each; 15 s is still three missed heartbeats.
+STALE_FASTER = ("--parameter-overrides", "ExportStaleAfterSeconds=15")
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -30,7 +33,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """`hdcn local up` in a child process (with the console and the fault proxy), as a user would start it."""
     stack = LocalStackProcess(
-        tmp_path_factory.mktemp("hdcn-state"), members=TEST_MEMBERS, console=True, fault_proxy=True
+        tmp_path_factory.mktemp("hdcn-state"),
+        members=TEST_MEMBERS,
+        console=True,
+        fault_proxy=True,
+        extra=STALE_FASTER,
     )
     state = stack.start()
     yield state
