@@ -86,10 +86,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=10000)
     parser.add_argument("--repeat", type=int, default=20)
-    parser.add_argument("--runtime", choices=("workers", "inline"), default="workers")
+    parser.add_argument("--runtime", choices=("workers", "inline"), help="default: the stack's own default")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="hdcn-latency-") as tmp:
-        stack = LocalStackProcess(Path(tmp), members=args.members, extra=("--runtime", args.runtime))
+        extra = ("--runtime", args.runtime) if args.runtime else ()
+        stack = LocalStackProcess(Path(tmp), members=args.members, extra=extra)
         started = time.perf_counter()
         state = stack.start()
         start_seconds = time.perf_counter() - started
@@ -104,7 +105,7 @@ def main() -> int:
             stack.stop()
     print(json.dumps(figures, indent=2))
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"latency-{args.members}-{args.runtime}-{int(time.time())}.json").write_text(
+    (RESULTS / f"latency-{args.members}-{args.runtime or 'default'}-{int(time.time())}.json").write_text(
         json.dumps(figures)
     )
     return 0
