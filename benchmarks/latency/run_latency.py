@@ -97,7 +97,7 @@ def main() -> int:
         try:
             figures = {
                 "members": args.members,
-                "runtime": args.runtime,
+                "runtime": args.runtime or "default",
                 "start_seconds": round(start_seconds, 1),
             }
             figures.update(measure(state, args.repeat))
