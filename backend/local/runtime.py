@@ -139,7 +139,11 @@ class Worker:
 
     def invoke(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         """Run one request; the worker's answer (result or error, duration, memory)."""
-        self._send({"event": event, "context": asdict(context)})
+        try:
+            self._send({"event": event, "context": asdict(context)})
+        except OSError:
+            self.stop()  # it died between requests (killed from outside)
+            raise FunctionError("Runtime.ExitError", "the runtime exited before the request") from None
         try:
             return self._receive(timeout=self.spec.timeout)
         finally:
@@ -184,8 +188,12 @@ class FunctionPool:
             while True:
                 if self._stopped:
                     raise FunctionError("Runtime.Stopped", "the local runtime is stopping")
-                if self._idle:
-                    return self._idle.pop()  # the most recently used: warmest
+                while self._idle:
+                    worker = self._idle.pop()  # the most recently used: warmest
+                    if worker.alive:
+                        return worker
+                    self._count -= 1  # ended while idle (killed from outside): forget it
+                    worker.stop()
                 if self._count < self.limit:
                     self._count += 1
                     break
@@ -211,8 +219,8 @@ class FunctionPool:
         worker = self._acquire()
         try:
             answer = worker.invoke(event, context)
-        except FunctionError:
-            self._release(worker)  # a worker that timed out or ran out of memory is gone
+        except BaseException:
+            self._release(worker)  # one that timed out, ran out of memory or died is gone for good
             raise
         init_ms = worker.init_ms if worker.cold else None
         worker.cold = False

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import os
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -119,3 +121,17 @@ def test_idle_workers_are_stopped(pool_of: Any) -> None:
     assert pool.pool.reap(idle_seconds=0) == 1 and pool.pool.size == 0
     assert pool.invoke({})["pid"] != first
     assert "Init Duration" in pool.reports()[-1]
+
+
+def test_a_worker_killed_while_idle_is_replaced(pool_of: Any) -> None:
+    pool = pool_of(limit=1)
+    first = pool.invoke({})["pid"]
+    # GIVEN its one warm worker was killed from outside WHEN the next request comes THEN a new one runs it
+    [idle] = pool.pool._idle  # the warm worker, as the pool holds it
+    os.kill(first, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while idle.alive:  # until its process has ended (a wait, not a timing assertion)
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert pool.invoke({})["pid"] != first
+    assert pool.pool.size == 1
