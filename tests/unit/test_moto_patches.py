@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -132,3 +133,50 @@ def test_errors_keep_motos_own_answers(table: Any) -> None:
             Item={"pk": {"S": "rich"}, "sk": {"N": "1"}},
             ConditionExpression="attribute_not_exists(pk)",
         )
+
+
+def test_a_request_locks_every_table_it_names_in_name_order() -> None:
+    # GIVEN the request shapes the stack sends WHEN their tables are read THEN all, sorted, by name
+    transaction = {
+        "TransactItems": [
+            {"Put": {"TableName": "members", "Item": {}}},
+            {"Delete": {"TableName": "keys", "Key": {}}},
+            {"ConditionCheck": {"TableName": "arn:aws:dynamodb:eu-west-1:1:table/members", "Key": {}}},
+        ]
+    }
+    assert moto_patches.tables_of(transaction) == ["keys", "members"]
+    assert moto_patches.tables_of({"TableName": "jobs", "Key": {}}) == ["jobs"]
+    assert moto_patches.tables_of({"RequestItems": {"b": [], "a": []}}) == ["a", "b"]
+    assert moto_patches.tables_of({"Limit": 10}) == []
+
+
+def test_requests_on_other_tables_go_on_while_one_table_is_held(table: Any) -> None:
+    # GIVEN two tables behind the patched moto, and table "rich" held as a request holds it
+    moto_patches.install()
+    client = boto3.client("dynamodb", region_name=REGION)
+    client.create_table(
+        TableName="other",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    done = {"rich": threading.Event(), "other": threading.Event()}
+
+    def put(name: str, key: dict[str, Any]) -> None:
+        boto3.client("dynamodb", region_name=REGION).put_item(TableName=name, Item=key)
+        done[name].set()
+
+    lock = moto_patches.table_lock("rich")
+    with lock:
+        same = threading.Thread(target=put, args=("rich", {"pk": {"S": "held"}, "sk": {"N": "9"}}))
+        other = threading.Thread(target=put, args=("other", {"pk": {"S": "free"}}))
+        same.start()
+        other.start()
+        # WHEN a write to another table comes THEN it completes while "rich" is held
+        assert done["other"].wait(30), "a request on another table waited for the held one"
+        # and the write to the held table has not happened (it waits for the lock)
+        assert not done["rich"].is_set()
+    # WHEN the table is released THEN the waiting write goes through
+    same.join(30)
+    other.join(30)
+    assert done["rich"].is_set()
