@@ -18,6 +18,9 @@ from tests.browser import MISSING, find_chromium
 REPO_ROOT = Path(__file__).resolve().parents[1]
 __all__ = ["REPO_ROOT", "free_port"]  # imported by tests that start stacks of their own
 TEST_MEMBERS = 300
+# A killed export is noticed once its heartbeat (every 5 s) is this old: the template's 30 s made
+# the tests that kill one wait 30 s each; 15 s is still three missed heartbeats.
+STALE_FASTER = ("--parameter-overrides", "ExportStaleAfterSeconds=15")
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -34,7 +37,8 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
         members=TEST_MEMBERS,
         console=True,
         fault_proxy=True,
-        extra=("--record-aws-calls",),  # every test's AWS calls feed the IAM policy test
+        # every test's AWS calls feed the IAM policy test; killed exports are noticed sooner
+        extra=("--record-aws-calls", *STALE_FASTER),
     )
     state = stack.start()
     yield state

@@ -32,6 +32,7 @@ DEMO_USERS: dict[str, tuple[str, ...]] = {
     "admin": ("Members_Export", "Regio_All"),
     "regio-utrecht": ("Members_Read", "Regio_Utrecht"),
     "staff": ("Members_CRUD", "Products_CRUD", "Regio_All"),
+    "staff-utrecht": ("Members_CRUD", "Regio_Utrecht"),
     "ops": ("System_Logs_Read",),
     "root": ("System_CRUD",),
     "beheer": ("System_User_Management",),

@@ -231,7 +231,9 @@ class LambdaEndpoint:
             result = self.runtime.invoke(logical_id, event)
         except Exception as err:
             log.exception("function %s raised", logical_id)
-            payload = {"errorMessage": str(err), "errorType": type(err).__name__}
+            # A worker's failure carries Lambda's own error type (Sandbox.Timedout, Runtime.OutOfMemory, ...).
+            kind = getattr(err, "kind", type(err).__name__)
+            payload = {"errorMessage": getattr(err, "message", str(err)), "errorType": kind}
             return 200, {**json_type, "X-Amz-Function-Error": "Unhandled"}, json.dumps(payload).encode()
         return 200, json_type, json.dumps(result).encode()
 

@@ -10,6 +10,7 @@ up to the function's timeout against an endpoint that is gone.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -19,7 +20,7 @@ import time
 from types import FrameType
 
 from backend.local import aws_calls
-from backend.local.runtime import LambdaContext, load_handler
+from backend.local.runtime import LambdaContext, load_handler, memory_mb, report_line
 from backend.local.template import functions, load_template
 
 ORPHAN_CHECK_SECONDS = 1.0
@@ -46,6 +47,26 @@ def _watch_parent(parent: int) -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
+def write_platform_lines(log_group: str, request_id: str, lines: list[str]) -> None:
+    """START/END/REPORT into the function's log group, as Lambda's platform writes them.
+
+    Best effort: an invocation never fails because its log lines could not be written.
+    """
+    try:
+        import boto3
+
+        logs = boto3.client("logs")
+        stream = time.strftime("%Y/%m/%d/[$LATEST]", time.gmtime()) + request_id.replace("-", "")
+        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+            logs.create_log_group(logGroupName=log_group)
+        logs.create_log_stream(logGroupName=log_group, logStreamName=stream)
+        now = int(time.time() * 1000)
+        events = [{"timestamp": now, "message": line} for line in lines]
+        logs.put_log_events(logGroupName=log_group, logStreamName=stream, logEvents=events)
+    except Exception as err:  # the log write is best effort, see above
+        print(f"local runtime: REPORT line not written ({type(err).__name__})", file=sys.stderr)
+
+
 def main() -> int:
     signal.signal(signal.SIGTERM, _stop_once)
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
@@ -59,21 +80,39 @@ def main() -> int:
         aws_calls.install()  # the stack records AWS calls: this child's are its function's
         aws_calls.set_process_function(request["function"])
     spec = functions(load_template())[request["function"]]
+    # Each Event invocation runs in a new process, so each is a cold start: its Init Duration
+    # is the handler module's import (the function's static initialisation), as Lambda measures it.
+    init_started = time.perf_counter()
     handler = load_handler(spec)
+    init_ms = (time.perf_counter() - init_started) * 1000
     name = request["physical_name"]
+    request_id = request["request_id"]
     context = LambdaContext(
         function_name=name,
         memory_limit_in_mb=spec.memory,
         invoked_function_arn=f"arn:aws:lambda:local:000000000000:function:{name}",
-        aws_request_id=request["request_id"],
+        aws_request_id=request_id,
         deadline=time.time() + spec.timeout,
         log_group_name=f"/aws/lambda/{name}",
     )
+    started = time.perf_counter()
+    code = 0
     try:
         handler(request["event"], context)
     except InvocationStopped:
-        return 143  # as a process ended by SIGTERM
-    return 0
+        code = 143  # as a process ended by SIGTERM
+    finally:
+        duration_ms = (time.perf_counter() - started) * 1000
+        write_platform_lines(
+            context.log_group_name,
+            request_id,
+            [
+                f"START RequestId: {request_id} Version: $LATEST",
+                f"END RequestId: {request_id}",
+                report_line(request_id, duration_ms, spec.memory, memory_mb(field="VmHWM"), init_ms),
+            ],
+        )
+    return code
 
 
 if __name__ == "__main__":

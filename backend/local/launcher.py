@@ -89,7 +89,9 @@ class LocalStackProcess:
         if not self.console:
             cmd.append("--no-console")
         cmd += list(self.extra)
-        with self.log_path.open("ab") as log:
+        # The stack's log may hold handler output: private to this user, like the state it sits in.
+        fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "ab") as log:
             self.proc = subprocess.Popen(
                 cmd,
                 cwd=REPO_ROOT,

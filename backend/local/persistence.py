@@ -34,7 +34,7 @@ from typing import Any
 from moto.dynamodb.models import dynamodb_backends
 from moto.s3.models import FakeDeleteMarker, FakeKey, s3_backends
 
-from backend.local.moto_patches import dynamodb_lock
+from backend.local.moto_patches import table_lock
 
 log = logging.getLogger("hdcn.persistence")
 
@@ -166,9 +166,9 @@ class LocalData:
     def _save_table(self, lid: str, target: Path) -> int:
         ddb = dynamodb_backends[self.account_id][self.region]
         table = ddb.get_table(self.physical_ids[lid])
-        # Under moto's DynamoDB lock: a consistent copy, and no "dictionary changed size during
-        # iteration" from a write landing mid-iteration.
-        with dynamodb_lock():
+        # Under the table's lock (the one its requests run under): a consistent copy, and no
+        # "dictionary changed size during iteration" from a write landing mid-iteration.
+        with table_lock(self.physical_ids[lid]):
             lines = [json.dumps(item.to_json()["Attributes"]) + "\n" for item in table.all_items()]
         _write_private(target, "".join(lines).encode("utf-8"))
         return len(lines)

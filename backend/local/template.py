@@ -53,6 +53,7 @@ class FunctionSpec:
     timeout: int
     memory: int
     layers: tuple[str, ...]
+    reserved_concurrency: int | None = None
 
 
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
@@ -107,8 +108,16 @@ def functions(template: dict[str, Any]) -> dict[str, FunctionSpec]:
             timeout=int(props.get("Timeout", glob.get("Timeout", 3))),
             memory=int(props.get("MemorySize", glob.get("MemorySize", 128))),
             layers=layers,
+            reserved_concurrency=_reserved_concurrency(props.get("ReservedConcurrentExecutions")),
         )
     return specs
+
+
+def _reserved_concurrency(value: Any) -> int | None:
+    """A literal reservation; an intrinsic (GeneratorReservedConcurrency's `!If`) is unset by default."""
+    if isinstance(value, int | str) and str(value).isdigit():
+        return int(value)
+    return None
 
 
 def routes(template: dict[str, Any]) -> list[Route]:

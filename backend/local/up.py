@@ -8,6 +8,7 @@ Everything binds to 127.0.0.1. SIGINT/SIGTERM stop every part this process start
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,6 +124,7 @@ def run(
     parameters: dict[str, str] | None = None,
     data_kind: str = "clean",
     record_aws_calls: bool = False,
+    runtime_mode: str = "workers",
 ) -> int:
     """Bring the stack up, then wait for SIGINT/SIGTERM and take it down."""
     from backend.local.persistence import secure_dir, secure_tree
@@ -183,7 +186,14 @@ def run(
         lid: lam.get_function_configuration(FunctionName=name).get("Environment", {}).get("Variables", {})
         for lid, name in physical.items()
     }
-    runtime = LocalRuntime(physical_names=physical, environments=envs, region=REGION, account_id=ACCOUNT_ID)
+    runtime = LocalRuntime(
+        physical_names=physical,
+        environments=envs,
+        region=REGION,
+        account_id=ACCOUNT_ID,
+        mode=runtime_mode,
+        report=platform_log_writer(ACCOUNT_ID, REGION),
+    )
     runtime.apply_environment()
     fault_proxy_url = None
     if fault_proxy_port is not None:
@@ -287,6 +297,31 @@ def _say(message: str) -> None:
     print(message, flush=True)
 
 
+def platform_log_writer(account_id: str, region: str) -> Callable[[str, list[str]], None]:
+    """Writes Lambda's platform lines (START/END/REPORT) into a function's log group in moto.
+
+    Straight into moto's in-process Logs backend: one HTTP call per invocation would cost more
+    than many handlers do. moto's log streams are not thread-safe, hence the lock.
+    """
+    from moto.logs.exceptions import ResourceAlreadyExistsException
+    from moto.logs.models import logs_backends
+
+    lock = threading.Lock()
+
+    def write(group: str, lines: list[str]) -> None:
+        backend = logs_backends[account_id][region]
+        stream = time.strftime("%Y/%m/%d/[$LATEST]local", time.gmtime())
+        now = int(time.time() * 1000)
+        with lock:
+            if group not in backend.groups:
+                backend.create_log_group(group, tags={})
+            with contextlib.suppress(ResourceAlreadyExistsException):
+                backend.groups[group].create_log_stream(stream)
+            backend.groups[group].put_log_events(stream, [{"timestamp": now, "message": m} for m in lines])
+
+    return write
+
+
 def stack_dynamodb(endpoint: str) -> Any:
     import boto3
 
@@ -346,7 +381,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="record each function's AWS operations in <state-dir>/logs/aws-calls.jsonl (IAM policy test)",
     )
-
+    parser.add_argument(
+        "--runtime",
+        choices=("workers", "inline"),
+        default=os.environ.get("HDCN_LOCAL_RUNTIME", "workers"),
+        help="workers: a process per execution environment, as Lambda (default; HDCN_LOCAL_RUNTIME sets it);"
+        " inline: every handler in this process, one at a time",
+    )
     parser.add_argument(
         "--parameter-overrides",
         nargs="+",
@@ -382,6 +423,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         parse_overrides(args.parameter_overrides),
         args.data,
         args.record_aws_calls,
+        args.runtime,
     )
 
 

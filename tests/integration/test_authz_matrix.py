@@ -26,62 +26,78 @@ pytestmark = pytest.mark.integration
 
 Api = Callable[..., requests.Response]
 Expected = int | tuple[int, ...]
-CALLERS: tuple[str | None, ...] = ("admin", "regio-utrecht", "staff", "ops", "root", None, "beheer")
+# staff-utrecht is a regional writer: Members_CRUD with Regio_Utrecht only.
+# beheer manages users only: System_User_Management, no permission on data.
+CALLERS: tuple[str | None, ...] = (
+    "admin",
+    "regio-utrecht",
+    "staff",
+    "staff-utrecht",
+    "ops",
+    "root",
+    None,
+    "beheer",
+)
 
 
 def by_caller(
     admin: Expected,
     utrecht: Expected,
     staff: Expected,
+    staff_utrecht: Expected,
     ops: Expected,
     root: Expected,
     nobody: Expected,
     beheer: Expected = 403,
 ) -> dict[str | None, Expected]:
     """One row, in the order of CALLERS; `beheer` (System_User_Management only) is 403 unless given."""
-    return dict(zip(CALLERS, (admin, utrecht, staff, ops, root, nobody, beheer), strict=True))
+    row = (admin, utrecht, staff, staff_utrecht, ops, root, nobody, beheer)
+    return dict(zip(CALLERS, row, strict=True))
 
 
 def everyone(status: Expected) -> dict[str | None, Expected]:
     return dict.fromkeys(CALLERS, status)
 
 
-USER_MANAGERS = by_caller(403, 403, 403, 403, 200, 401, beheer=200)
+USER_MANAGERS = by_caller(403, 403, 403, 403, 403, 200, 401, beheer=200)
 
 
 # Readers of members: Members_Read/Export/CRUD with a region, and System_CRUD.
-MEMBER_READERS = by_caller(200, 200, 200, 403, 200, 401)
-MEMBER_WRITE = by_caller(403, 403, 200, 403, 200, 401)
-PRODUCT_WRITE = by_caller(403, 403, 200, 403, 200, 401)
-EXPORTERS = by_caller(200, 403, 200, 403, 200, 401)
-OPS = by_caller(403, 403, 403, 200, 200, 401)
+MEMBER_READERS = by_caller(200, 200, 200, 200, 403, 200, 401)
+MEMBER_WRITE = by_caller(403, 403, 200, 200, 403, 200, 401)
+PRODUCT_WRITE = by_caller(403, 403, 200, 403, 403, 200, 401)
+EXPORTERS = by_caller(200, 403, 200, 200, 403, 200, 401)
+OPS = by_caller(403, 403, 403, 403, 200, 200, 401)
 
 MATRIX: dict[tuple[str, str], dict[str | None, Expected]] = {
     ("GET", "/health"): everyone(200),
     # ------------------------------------------------------------ members
     ("GET", "/members"): MEMBER_READERS,
-    ("POST", "/members"): by_caller(403, 403, 201, 403, 201, 401),
+    # The body is a Utrecht member (see BODIES); other regions: test_regional_writer_* below.
+    ("POST", "/members"): by_caller(403, 403, 201, 201, 403, 201, 401),
     ("GET", "/members/{utrecht_member}"): MEMBER_READERS,
     # A member outside a regional reader's regions is 404 to them, as if it did not exist.
-    ("GET", "/members/{noord_holland_member}"): by_caller(200, 404, 200, 403, 200, 401),
+    ("GET", "/members/{noord_holland_member}"): by_caller(200, 404, 200, 404, 403, 200, 401),
     ("PUT", "/members/{fresh_member}"): MEMBER_WRITE,
-    ("DELETE", "/members/{fresh_member}"): by_caller(403, 403, 204, 403, 204, 401),
+    ("DELETE", "/members/{fresh_member}"): by_caller(403, 403, 204, 204, 403, 204, 401),
     ("GET", "/members/{utrecht_member}/data-export"): MEMBER_WRITE,
     # ------------------------------------------------------------ products
     ("GET", "/products"): everyone(200),
     ("GET", "/products/{product}"): everyone(200),
-    ("POST", "/products"): by_caller(403, 403, 201, 403, 201, 401),
+    ("POST", "/products"): by_caller(403, 403, 201, 403, 403, 201, 401),
     ("PUT", "/products/{fresh_product}"): PRODUCT_WRITE,
-    ("DELETE", "/products/{fresh_product}"): by_caller(403, 403, 204, 403, 204, 401),
+    ("DELETE", "/products/{fresh_product}"): by_caller(403, 403, 204, 403, 403, 204, 401),
     # ------------------------------------------------------------ analytics
     # A trigger is 202, or 409 while another export runs; the test waits for the job it started.
-    ("POST", "/analytics/generate-parquet"): by_caller((202, 409), 403, (202, 409), 403, (202, 409), 401),
+    ("POST", "/analytics/generate-parquet"): by_caller(
+        (202, 409), 403, (202, 409), (202, 409), 403, (202, 409), 401
+    ),
     ("GET", "/analytics/jobs"): EXPORTERS,
-    ("GET", "/analytics/jobs/{missing_job}"): by_caller(404, 403, 404, 403, 404, 401),
+    ("GET", "/analytics/jobs/{missing_job}"): by_caller(404, 403, 404, 404, 403, 404, 401),
     ("GET", "/analytics/exports"): MEMBER_READERS,
     # 404 until a first export exists.
     ("GET", "/analytics/download-parquet/latest"): by_caller(
-        (200, 404), (200, 404), (200, 404), 403, (200, 404), 401
+        (200, 404), (200, 404), (200, 404), (200, 404), 403, (200, 404), 401
     ),
     # ------------------------------------------------------------ operations
     ("GET", "/ops/stack"): OPS,
@@ -89,13 +105,13 @@ MATRIX: dict[tuple[str, str], dict[str | None, Expected]] = {
     ("GET", "/audit"): OPS,
     # ------------------------------------------------------------ users (System_User_Management, System_CRUD)
     ("GET", "/users"): USER_MANAGERS,
-    ("POST", "/users"): by_caller(403, 403, 403, 403, 201, 401, beheer=201),
+    ("POST", "/users"): by_caller(403, 403, 403, 403, 403, 201, 401, beheer=201),
     ("GET", "/users/{fresh_user}"): USER_MANAGERS,
     ("PUT", "/users/{fresh_user}/groups"): USER_MANAGERS,
     ("POST", "/users/{fresh_user}/disable"): USER_MANAGERS,
     ("POST", "/users/{fresh_user}/enable"): USER_MANAGERS,
     ("POST", "/users/{fresh_user}/reset-password"): USER_MANAGERS,
-    ("DELETE", "/users/{fresh_user}"): by_caller(403, 403, 403, 403, 204, 401, beheer=204),
+    ("DELETE", "/users/{fresh_user}"): by_caller(403, 403, 403, 403, 403, 204, 401, beheer=204),
 }
 
 BODIES: dict[tuple[str, str], Callable[[], dict[str, Any]]] = {
@@ -204,3 +220,29 @@ def test_every_template_route_has_a_row() -> None:
     ]
     assert not missing, f"add rows to MATRIX for: {missing}"
     assert all(set(row) == set(CALLERS) for row in MATRIX.values())
+
+
+def test_regional_writer_may_not_create_or_move_members_outside_their_regions(
+    api: Api, samples: dict[str, Callable[[], str]]
+) -> None:
+    # GIVEN a regional writer (Members_CRUD with Regio_Utrecht only)
+    # WHEN they create a member in another region THEN 403, and nothing was created
+    body = new_member("Noord-Holland", postcode="1011 AB")
+    created = api("POST", "/members", user="staff-utrecht", json=body)
+    assert created.status_code == 403, created.text
+    assert created.json()["error"]["code"]
+    found = api("GET", "/members", user="root", params={"email": body["email"]}).json()["members"]
+    assert found == []
+    # WHEN they move a member of their region into another region THEN 403, and it stays where it was
+    member_id = samples["fresh_member"]()
+    moved = api(
+        "PUT", f"/members/{member_id}", user="staff-utrecht", json={"regio": "Noord-Holland", "version": 1}
+    )
+    assert moved.status_code == 403, moved.text
+    stored = api("GET", f"/members/{member_id}", user="root").json()
+    assert stored["regio"] == "Utrecht" and stored["version"] == 1
+    # AND the same writer may change that member within their region
+    kept = api(
+        "PUT", f"/members/{member_id}", user="staff-utrecht", json={"woonplaats": "Zeist", "version": 1}
+    )
+    assert kept.status_code == 200, kept.text

@@ -48,5 +48,8 @@ def test_health_route_runs_the_checks_inside_the_function(api: Callable[..., req
     assert body["local"] is True
     for lid in ("stack_status", "stack_resources", "api_routes", "functions_active", "generator_config"):
         assert checks[lid]["status"] == "pass", checks[lid]
-    for lid in ("generator_image_manifest", "cold_starts", "endpoint_health"):
+    for lid in ("generator_image_manifest", "endpoint_health"):
         assert checks[lid]["status"] == "not_applicable" and "loopback" in checks[lid]["detail"], checks[lid]
+    # the local runtime writes REPORT lines: cold starts pass on real figures once an export ran
+    assert checks["cold_starts"]["status"] in ("pass", "not_applicable"), checks["cold_starts"]
+    assert "loopback" not in checks["cold_starts"]["detail"]

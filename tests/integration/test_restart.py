@@ -20,6 +20,7 @@ import requests
 
 from backend.local.launcher import LocalStackProcess, id_token
 from backend.local.persistence import DATA_DIR
+from tests.conftest import STALE_FASTER
 from tests.integration.test_no_lost_data import new_member
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -172,7 +173,7 @@ def test_clean_stop_mid_request_finishes_it_and_fails_the_running_export(stack: 
 def test_killed_stack_restarts_from_its_last_save_and_the_orphaned_export_fails(
     stack: LocalStackProcess,
 ) -> None:
-    stack.extra = ("--autosave-seconds", "2")
+    stack.extra = ("--autosave-seconds", "2", *STALE_FASTER)
     client = Client(stack.start())
     # GIVEN a published export, and another held at its first S3 upload, running when a save is made
     previous, running = client.published_and_held_export(hold_seconds=300)

@@ -28,6 +28,7 @@ from hdcn_common.health_checks import (
     template_routes,
 )
 
+from backend.local.runtime import report_line
 from tests.unit.aws_fixtures import MockedStack
 
 pytestmark = pytest.mark.unit
@@ -217,10 +218,20 @@ def test_loopback_endpoint_makes_local_only_checks_not_applicable(stack: MockedS
         return stack.client(service)
 
     report = run_checks(clients, HealthConfig(), checks=OFFLINE_CHECKS)
-    # THEN the image manifest and cold start checks say why they cannot hold, naming the endpoint
-    for check_id in ("generator_image_manifest", "cold_starts"):
-        result = _check(report, check_id)
-        assert result.status == Status.NOT_APPLICABLE and "127.0.0.1:9" in result.detail
+    # THEN the image manifest check says why it cannot hold, naming the endpoint
+    result = _check(report, "generator_image_manifest")
+    assert result.status == Status.NOT_APPLICABLE and "127.0.0.1:9" in result.detail
+    # while the cold start check asks the local logs (the local runtime writes REPORT lines too)
+    assert "127.0.0.1:9" not in _check(report, "cold_starts").detail
+
+
+def test_the_local_runtimes_report_line_is_read_as_lambdas() -> None:
+    # GIVEN the REPORT line the local runtime writes for a cold start WHEN read THEN its init duration counts
+    line = report_line("req-1", 1234.5, 1024, 300, init_ms=812.25)
+    assert line.startswith("REPORT RequestId: req-1\tDuration: 1234.50 ms\tBilled Duration: 1235 ms")
+    assert init_durations([line]) == [812.25]
+    # and a warm invocation's line has no init duration
+    assert init_durations([report_line("req-2", 10.0, 1024, 300, init_ms=None)]) == []
 
 
 def test_template_routes_read_the_openapi_body() -> None:

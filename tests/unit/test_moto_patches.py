@@ -1,0 +1,182 @@
+"""The local stack's moto patches answer exactly as moto itself does, only faster."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from backend.local import moto_patches
+from tests.unit.aws_fixtures import REGION
+
+pytestmark = pytest.mark.unit
+
+RICH_ITEM: dict[str, Any] = {
+    "pk": "rich",
+    "sk": Decimal(1),
+    "text": "Jansen, Ürsula 🏍",
+    "number": Decimal("12.50"),
+    "big": Decimal("123456789012345678901234567890"),
+    "flag": True,
+    "nothing": None,
+    "payload": b"\x00\xffbinary",
+    "blobs": {b"a", b"b\x00"},
+    "strings": {"x", "y"},
+    "numbers": {Decimal(1), Decimal("2.5")},
+    "list": ["a", Decimal(1), {"nested": [True, None, b"\x01"]}],
+    "map": {"k": {"deeper": "v", "n": Decimal(-3)}},
+    "empty_map": {},
+    "empty_list": [],
+}
+
+
+@pytest.fixture
+def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """GIVEN a table with items of every DynamoDB type, behind the patched moto."""
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "t",
+        "AWS_SECRET_ACCESS_KEY": "t",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(key, value)
+    moto_patches.install_fast_item_serialization()
+    with mock_aws():
+        ddb = boto3.resource("dynamodb", region_name=REGION)
+        made = ddb.create_table(
+            TableName="rich",
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "N"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        made.put_item(Item=RICH_ITEM)
+        for n in range(2, 8):
+            made.put_item(Item={"pk": "rich", "sk": Decimal(n), "text": f"member {n}", "n": Decimal(n)})
+        yield made
+    moto_patches.set_fast_serialization(True)
+
+
+def _calls(table: Any) -> list[dict[str, Any]]:
+    """The operations the fast path serves, as the members code calls them (pages, filters, returns)."""
+    client = boto3.client(
+        "dynamodb", region_name=REGION
+    )  # wire-format AttributeValues, no resource transforms
+    answers = [
+        client.scan(TableName="rich"),
+        client.scan(TableName="rich", Limit=2),
+        client.scan(TableName="rich", Select="COUNT"),
+        client.scan(
+            TableName="rich", FilterExpression="attribute_exists(payload)", ReturnConsumedCapacity="TOTAL"
+        ),
+        client.query(
+            TableName="rich",
+            KeyConditionExpression="pk = :p AND sk > :s",
+            ExpressionAttributeValues={":p": {"S": "rich"}, ":s": {"N": "2"}},
+            ScanIndexForward=False,
+            Limit=3,
+        ),
+        client.get_item(TableName="rich", Key={"pk": {"S": "rich"}, "sk": {"N": "1"}}),
+        client.get_item(TableName="rich", Key={"pk": {"S": "rich"}, "sk": {"N": "99"}}),
+        client.batch_get_item(RequestItems={"rich": {"Keys": [{"pk": {"S": "rich"}, "sk": {"N": "1"}}]}}),
+        client.update_item(
+            TableName="rich",
+            Key={"pk": {"S": "rich"}, "sk": {"N": "2"}},
+            UpdateExpression="ADD n :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+            ReturnValues="ALL_NEW",
+        ),
+        client.put_item(
+            TableName="rich",
+            Item={"pk": {"S": "rich"}, "sk": {"N": "3"}, "x": {"B": b"\x02"}},
+            ReturnValues="ALL_OLD",
+        ),
+        client.delete_item(
+            TableName="rich", Key={"pk": {"S": "rich"}, "sk": {"N": "4"}}, ReturnValues="ALL_OLD"
+        ),
+    ]
+    for answer in answers:
+        answer.pop("ResponseMetadata")
+    return answers
+
+
+def test_fast_item_serialization_answers_as_moto_does(table: Any) -> None:
+    # GIVEN the same operations answered by moto's own serializer and by the fast path
+    moto_patches.set_fast_serialization(False)
+    with_moto = _calls(table)
+    # (the writes above ran once; undo their effect so the second run sees the same table)
+    table.put_item(Item={"pk": "rich", "sk": Decimal(2), "text": "member 2", "n": Decimal(2)})
+    table.put_item(Item={"pk": "rich", "sk": Decimal(3), "text": "member 3", "n": Decimal(3)})
+    table.put_item(Item={"pk": "rich", "sk": Decimal(4), "text": "member 4", "n": Decimal(4)})
+    moto_patches.set_fast_serialization(True)
+    fast = _calls(table)
+    # THEN a client reads exactly the same answers (every type, pages, counts, capacity, returns)
+    assert fast == with_moto
+    assert fast[0]["Items"] and any("payload" in item for item in fast[0]["Items"])
+
+
+def test_errors_keep_motos_own_answers(table: Any) -> None:
+    # GIVEN a failing conditional write WHEN answered THEN the same error a client gets from moto
+    client = boto3.client("dynamodb", region_name=REGION)
+    with pytest.raises(client.exceptions.ConditionalCheckFailedException):
+        client.put_item(
+            TableName="rich",
+            Item={"pk": {"S": "rich"}, "sk": {"N": "1"}},
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+
+def test_a_request_locks_every_table_it_names_in_name_order() -> None:
+    # GIVEN the request shapes the stack sends WHEN their tables are read THEN all, sorted, by name
+    transaction = {
+        "TransactItems": [
+            {"Put": {"TableName": "members", "Item": {}}},
+            {"Delete": {"TableName": "keys", "Key": {}}},
+            {"ConditionCheck": {"TableName": "arn:aws:dynamodb:eu-west-1:1:table/members", "Key": {}}},
+        ]
+    }
+    assert moto_patches.tables_of(transaction) == ["keys", "members"]
+    assert moto_patches.tables_of({"TableName": "jobs", "Key": {}}) == ["jobs"]
+    assert moto_patches.tables_of({"RequestItems": {"b": [], "a": []}}) == ["a", "b"]
+    assert moto_patches.tables_of({"Limit": 10}) == []
+
+
+def test_requests_on_other_tables_go_on_while_one_table_is_held(table: Any) -> None:
+    # GIVEN two tables behind the patched moto, and table "rich" held as a request holds it
+    moto_patches.install()
+    client = boto3.client("dynamodb", region_name=REGION)
+    client.create_table(
+        TableName="other",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    done = {"rich": threading.Event(), "other": threading.Event()}
+
+    def put(name: str, key: dict[str, Any]) -> None:
+        boto3.client("dynamodb", region_name=REGION).put_item(TableName=name, Item=key)
+        done[name].set()
+
+    lock = moto_patches.table_lock("rich")
+    with lock:
+        same = threading.Thread(target=put, args=("rich", {"pk": {"S": "held"}, "sk": {"N": "9"}}))
+        other = threading.Thread(target=put, args=("other", {"pk": {"S": "free"}}))
+        same.start()
+        other.start()
+        # WHEN a write to another table comes THEN it completes while "rich" is held
+        assert done["other"].wait(30), "a request on another table waited for the held one"
+        # and the write to the held table has not happened (it waits for the lock)
+        assert not done["rich"].is_set()
+    # WHEN the table is released THEN the waiting write goes through
+    same.join(30)
+    other.join(30)
+    assert done["rich"].is_set()
