@@ -367,6 +367,7 @@ def test_a_name_search_pages_exactly_through_every_match(legacy: MemberRepositor
     while True:
         items, cursor = legacy.list(regions, MemberFilter(q="JANSEN"), 3, cursor, everything=everything)
         assert len(items) <= 3
+        assert all("status" in i and "postcode" in i for i in items)  # whole records, not the searched names
         seen.extend(i["member_id"] for i in items)
         if cursor is None:
             break

@@ -455,6 +455,24 @@ class MemberRepository:
                 raise
             return self._scan_page(scan_condition, filters, limit, None)
 
+    def _hydrate(self, items: Items) -> Items:
+        """The full records of a name search's matches, in the same order (read with only the names)."""
+        if not items:
+            return items
+        full: dict[str, dict[str, Any]] = {}
+        keys = [{"member_id": i["member_id"]} for i in items]
+        for start in range(0, len(keys), 100):
+            request: dict[str, Any] = {
+                self.members.name: {"Keys": keys[start : start + 100], "ConsistentRead": True}
+            }
+            while request:
+                res = self.ddb.batch_get_item(RequestItems=request)
+                for item in res.get("Responses", {}).get(self.members.name, []):
+                    full[str(item["member_id"])] = dict(item)
+                request = res.get("UnprocessedKeys") or {}
+        # A member deleted between the two reads is simply not on the page.
+        return [full[str(i["member_id"])] for i in items if str(i["member_id"]) in full]
+
     def _keep(self, res: dict[str, Any], filters: MemberFilter) -> Items:
         items = [dict(i) for i in res.get("Items", [])]
         return [i for i in items if _matches_q(i, filters.q)] if filters.q else items
@@ -480,6 +498,7 @@ class MemberRepository:
                 kwargs["FilterExpression"] = condition
             if key:
                 kwargs["ExclusiveStartKey"] = key
+            kwargs.update(_name_projection(filters))
             res = self.members.scan(**kwargs)
             matches = self._keep(res, filters)
             key = res.get("LastEvaluatedKey")
@@ -492,6 +511,8 @@ class MemberRepository:
             found.extend(matches)
             if not key:
                 break
+        if _name_projection(filters):
+            found = self._hydrate(found)
         return found, encode_cursor({"s": 1, "member_id": key["member_id"]}) if key else None
 
     def _query_pages(
@@ -523,6 +544,7 @@ class MemberRepository:
                     kwargs["FilterExpression"] = condition
                 if key:
                     kwargs["ExclusiveStartKey"] = key
+                kwargs.update(_name_projection(filters))
                 res = self.members.query(**kwargs)
                 matches = self._keep(res, filters)
                 key = res.get("LastEvaluatedKey")
@@ -532,13 +554,14 @@ class MemberRepository:
                     key = {"member_id": matches[-1]["member_id"], "regio": regions[r_index]}
                 found.extend(matches)
                 if len(found) >= limit or rounds >= MAX_QUERY_ROUNDS:
+                    page = self._hydrate(found) if _name_projection(filters) else found
                     if key:
-                        return found, encode_cursor({"r": r_index, **key})
+                        return page, encode_cursor({"r": r_index, **key})
                     more = r_index + 1 < len(regions)
-                    return found, encode_cursor({"r": r_index + 1}) if more else None
+                    return page, encode_cursor({"r": r_index + 1}) if more else None
                 if not key:
                     break
-        return found, None
+        return (self._hydrate(found) if _name_projection(filters) else found), None
 
     # -------------------------------------------------------------- lidnummer counter
     def highest_lidnummer(self) -> int:
@@ -808,6 +831,19 @@ class MemberRepository:
         if now is None:
             return RecordNotFound()
         return VersionConflict(version_of(now))
+
+
+# A name search reads only what it matches on (and the keys), then fetches the page's full records:
+# most members do not match, and their full records cost most of a search's time.
+_SEARCH_FIELDS = ("member_id", "regio", "voornaam", "tussenvoegsel", "achternaam", "korte_naam")
+
+
+def _name_projection(filters: MemberFilter) -> dict[str, Any]:
+    """The projection of a name search (empty for any other listing)."""
+    if not filters.q or is_lidnummer_query(filters.q):
+        return {}
+    names = {f"#p{n}": field for n, field in enumerate(_SEARCH_FIELDS)}
+    return {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
 
 
 def _read_size(room: int, filtered: bool) -> int:
