@@ -123,11 +123,11 @@ def test_wrong_password_and_unknown_user_read_the_same(cognito_pool: dict[str, A
         assert caught.value.message == "Wrong username or password."
 
 
-def test_a_disabled_user_is_told_the_account_is_locked(cognito_pool: dict[str, Any]) -> None:
+def test_a_disabled_user_is_told_the_account_is_disabled(cognito_pool: dict[str, Any]) -> None:
     cognito_pool["idp"].admin_disable_user(UserPoolId=cognito_pool["pool"], Username="anna")
     with pytest.raises(LoginError) as caught:
         _login(cognito_pool).login("anna", "Long-enough-pw1")
-    assert caught.value.kind == "locked"
+    assert caught.value.kind == "disabled"
 
 
 def test_an_unreachable_login_service_is_said_plainly() -> None:
