@@ -16,6 +16,8 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from backend.local.deploy import DEMO_PASSWORD, NEW_USER, TOTP_USER
+from backend.local.totp import totp_code
 from console.auth import (
     MFA_SETUP,
     NEW_PASSWORD,
@@ -27,7 +29,7 @@ from console.auth import (
     Tokens,
     password_problems,
 )
-from console.totp import totp_code
+from tests.unit.aws_fixtures import MockedStack
 
 pytestmark = pytest.mark.unit
 
@@ -173,3 +175,26 @@ def test_totp_codes_match_rfc_6238() -> None:
     # RFC 6238 appendix B (SHA-1), last six digits
     secret = base64.b32encode(b"12345678901234567890").decode()
     assert [totp_code(secret, at) for at in (59, 1111111109, 2000000000)] == ["287082", "081804", "279037"]
+
+
+def test_the_local_stack_s_sign_in_users(stack: MockedStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN the local deploy's users (moto checks codes, as under `hdcn local up`)
+    monkeypatch.setenv("MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP", "true")
+    outputs = stack.stack.outputs
+    login = CognitoLogin(CognitoSettings("eu-west-1", outputs["UserPoolId"], outputs["UserPoolClientId"]))
+    # THEN `nieuw` signs in with its temporary password and must choose a new one
+    temporary = stack.stack.sign_ins[NEW_USER]["temporary_password"]
+    assert not password_problems(temporary)
+    step = login.start(NEW_USER, temporary)
+    assert isinstance(step, Challenge) and step.name == NEW_PASSWORD
+    assert isinstance(login.new_password(step, CHOSEN), Tokens)
+    # AND `totp` is asked for a code, computed from the key the deploy recorded; a wrong one is refused
+    secret = stack.stack.sign_ins[TOTP_USER]["totp_secret"]
+    step = login.start(TOTP_USER, DEMO_PASSWORD)
+    assert isinstance(step, Challenge) and step.name == TOTP_CODE
+    with pytest.raises(LoginError):
+        login.totp(step, _wrong(totp_code(secret)))
+    tokens = login.totp(step, totp_code(secret))
+    assert isinstance(tokens, Tokens) and tokens.groups == {"Members_Read", "Regio_Utrecht"}
+    # AND the role demo users still sign in with the demo password alone
+    assert isinstance(login.start("beheer", DEMO_PASSWORD), Tokens)

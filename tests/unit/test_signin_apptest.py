@@ -14,8 +14,8 @@ import pytest
 from moto import mock_aws
 from streamlit.testing.v1 import AppTest
 
+from backend.local.totp import totp_code
 from console.i18n import t
-from console.totp import totp_code
 from tests.unit.test_console_apptest import APP, FakeApi, fake_api, page_keys
 
 pytestmark = pytest.mark.unit

@@ -1,6 +1,6 @@
 """RFC 6238 time-based one-time codes (what an authenticator app shows), in the standard library.
 
-Used by `hdcn token` for the local stack's TOTP demo user and by the tests; the console
+Used by the local stack (its TOTP demo user, `hdcn token`) and by the tests; the console
 itself never computes a code (the person's app does).
 """
 
