@@ -46,13 +46,15 @@ PAGES = {
     "products": ("nav.products", "products.title"),
     "stack": ("nav.stack", "stack.title"),
     "health": ("nav.health", "health.title"),
+    "users": ("nav.users", "users.title"),
 }
 MENUS = {
     "admin": ["overview", "exports", "generate"],
     "regio-utrecht": ["overview", "exports"],
     "staff": ["overview", "exports", "generate", "members", "products"],
     "ops": ["overview", "stack", "health"],
-    "root": ["overview", "exports", "generate", "members", "products", "stack", "health"],
+    "root": ["overview", "exports", "generate", "members", "products", "stack", "health", "users"],
+    "beheer": ["overview", "users"],
 }
 # Streamlit's own English defaults that a page must replace (placeholders of its pickers).
 STREAMLIT_ENGLISH = ("Choose options", "Choose an option", "No options to select")

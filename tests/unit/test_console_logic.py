@@ -42,13 +42,15 @@ DEMO_GROUPS = {
     "staff": {"Members_CRUD", "Products_CRUD", "Regio_All"},
     "ops": {"System_Logs_Read"},
     "root": {"System_CRUD"},
+    "beheer": {"System_User_Management"},
 }
 EXPECTED_PAGES = {
     "admin": ["overview", "exports", "generate"],
     "regio-utrecht": ["overview", "exports"],
     "staff": ["overview", "exports", "generate", "members", "products"],
     "ops": ["overview", "stack", "health"],
-    "root": ["overview", "exports", "generate", "members", "products", "stack", "health"],
+    "root": ["overview", "exports", "generate", "members", "products", "stack", "health", "users"],
+    "beheer": ["overview", "users"],
 }
 
 
