@@ -205,6 +205,28 @@ class ApiClient:
         """Presigned URLs to the export's files of the caller's regions."""
         return dict(self.request("GET", f"/analytics/download-parquet/{quote(export_id, safe='')}") or {})
 
+    # ------------------------------------------------------------------ users
+    def list_users(self, query: str | None = None) -> list[dict[str, Any]]:
+        items, _ = _page(self.request("GET", "/users", params={"q": query}), "users")
+        return items
+
+    def invite_user(self, username: str, email: str, groups: list[str]) -> dict[str, Any]:
+        """A new user; the answer's `temporary_password` is set only where the stack shows it."""
+        body = {"username": username, "email": email, "groups": groups}
+        return dict(self.request("POST", "/users", body=body) or {})
+
+    def set_user_groups(self, username: str, groups: list[str]) -> dict[str, Any]:
+        return dict(
+            self.request("PUT", f"/users/{quote(username, safe='')}/groups", body={"groups": groups}) or {}
+        )
+
+    def user_action(self, username: str, action: str) -> dict[str, Any]:
+        """disable, enable or reset-password."""
+        return dict(self.request("POST", f"/users/{quote(username, safe='')}/{action}") or {})
+
+    def remove_user(self, username: str) -> None:
+        self.request("DELETE", f"/users/{quote(username, safe='')}")
+
     # ------------------------------------------------------------------ ops
     def ops_stack(self) -> dict[str, Any]:
         return dict(self.request("GET", "/ops/stack") or {})

@@ -1,5 +1,10 @@
 """Cognito login for the console: username and password against the pool's InitiateAuth.
 
+Every sign-in step the pool can ask for is handled here: a first sign-in with a temporary
+password (NEW_PASSWORD_REQUIRED), setting up an authenticator app (MFA_SETUP) and its
+six-digit code at later sign-ins (SOFTWARE_TOKEN_MFA). A step is a `Challenge` the login
+page answers; the result is `Tokens` or the next `Challenge`.
+
 The same code serves the local pool (moto, `HDCN_COGNITO_ENDPOINT` set) and a real one
 (endpoint unset: boto3 uses the regional Cognito endpoint). InitiateAuth is an
 unauthenticated call, so the client is unsigned: the console never holds AWS credentials.
@@ -13,6 +18,7 @@ import os
 import time
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import quote
 
 import boto3
 import jwt
@@ -22,6 +28,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 # Refresh this long before the ID token expires, so no API call carries an expired token.
 REFRESH_MARGIN_SECONDS = 300
+# The challenges the console answers (any other is reported as "challenge").
+NEW_PASSWORD = "NEW_PASSWORD_REQUIRED"  # noqa: S105 - a challenge name, not a password
+MFA_SETUP = "MFA_SETUP"
+TOTP_CODE = "SOFTWARE_TOKEN_MFA"
+HANDLED_CHALLENGES = frozenset({NEW_PASSWORD, MFA_SETUP, TOTP_CODE})
+# The pool's password rules (template.yaml UserPool Policies), shown before a new password is typed.
+PASSWORD_MIN_LENGTH = 12
+TOTP_ISSUER = "H-DCN"
 
 
 @dataclass(frozen=True)
@@ -63,6 +77,40 @@ class Tokens:
         return (now if now is not None else time.time()) >= self.expires_at - REFRESH_MARGIN_SECONDS
 
 
+@dataclass(frozen=True)
+class Challenge:
+    """A sign-in step Cognito asks for before it hands out tokens.
+
+    `session` is Cognito's opaque step token (valid a few minutes); it lives only in the
+    server-side session state, never in the page or the URL. `secret` is the authenticator
+    key during MFA_SETUP, shown once as text and as a QR code.
+    """
+
+    name: str
+    session: str
+    username: str
+    secret: str = ""
+
+    def otpauth_uri(self) -> str:
+        """The key as an otpauth:// URI (what an authenticator app reads from a QR code)."""
+        label = quote(f"{TOTP_ISSUER}:{self.username}")
+        return f"otpauth://totp/{label}?secret={self.secret}&issuer={quote(TOTP_ISSUER)}"
+
+
+def password_problems(password: str) -> list[str]:
+    """The pool's rules a new password breaks, as rule keys (checked before Cognito is asked)."""
+    problems = []
+    if len(password) < PASSWORD_MIN_LENGTH:
+        problems.append("length")
+    if not any(c.isupper() for c in password):
+        problems.append("upper")
+    if not any(c.islower() for c in password):
+        problems.append("lower")
+    if not any(c.isdigit() for c in password):
+        problems.append("digit")
+    return problems
+
+
 class LoginError(Exception):
     """A login or refresh that failed, with a message fit to show the user."""
 
@@ -93,14 +141,25 @@ def _login_error(err: ClientError) -> LoginError:
     """Cognito's error as a plain message; Cognito's own text is never shown."""
     code = err.response.get("Error", {}).get("Code", "")
     text = str(err.response.get("Error", {}).get("Message", "")).lower()
+    if code == "NotAuthorizedException" and "temporary password has expired" in text:
+        return LoginError(
+            "temporary_expired", "The temporary password has expired; ask an administrator for a new one."
+        )
+    if code == "NotAuthorizedException" and "session" in text:
+        # The step's session is a few minutes valid (or already used): start again.
+        return LoginError("step_expired", "This sign-in step took too long; sign in again.")
     if code == "NotAuthorizedException" and "disabled" in text:
-        return LoginError("locked", "This account is disabled. Ask an administrator to enable it.")
+        return LoginError("disabled", "This account is disabled. Ask an administrator to enable it.")
     if code == "NotAuthorizedException" and "attempts exceeded" in text:
         return LoginError("locked", "Too many failed attempts: this account is locked for a while.")
     if code in ("NotAuthorizedException", "UserNotFoundException"):
         return LoginError("wrong_password", "Wrong username or password.")
     if code == "PasswordResetRequiredException":
         return LoginError("reset_required", "This account needs a password reset by an administrator.")
+    if code == "InvalidPasswordException":
+        return LoginError("weak_password", "The new password does not meet the rules.")
+    if code in ("CodeMismatchException", "EnableSoftwareTokenMFAException", "ExpiredCodeException"):
+        return LoginError("wrong_code", "That code is not right; type the current code from the app.")
     if code == "UserNotConfirmedException":
         return LoginError("locked", "This account is not confirmed yet.")
     if code in ("TooManyRequestsException", "LimitExceededException"):
@@ -127,29 +186,40 @@ class CognitoLogin:
             ),
         )
 
-    def _initiate(self, flow: str, params: dict[str, str]) -> dict[str, Any]:
+    def _call(self, operation: str, **params: Any) -> dict[str, Any]:
+        """One Cognito call with the console's error handling."""
         if not self.settings.client_id:
             raise LoginError("misconfigured", "The console has no user pool client id (HDCN_CLIENT_ID).")
         try:
-            result: dict[str, Any] = self.client.initiate_auth(
-                ClientId=self.settings.client_id, AuthFlow=flow, AuthParameters=params
-            )
+            result: dict[str, Any] = getattr(self.client, operation)(**params)
         except ClientError as err:
             raise _login_error(err) from None
         except BotoCoreError:
             raise LoginError("unreachable", "The login service cannot be reached; retry shortly.") from None
-        if "AuthenticationResult" not in result:
-            # A challenge (new password, MFA) the console does not handle.
-            name = str(result.get("ChallengeName", "a challenge"))
-            raise LoginError("challenge", f"This account needs {name}; finish it outside the console.")
-        auth: dict[str, Any] = result["AuthenticationResult"]
-        return auth
+        return result
 
-    def login(self, username: str, password: str) -> Tokens:
-        """Sign in; raises LoginError with a message for the user."""
-        if not username or not password:
-            raise LoginError("wrong_password", "Enter a username and a password.")
-        auth = self._initiate("USER_PASSWORD_AUTH", {"USERNAME": username, "PASSWORD": password})
+    def _outcome(self, result: dict[str, Any], username: str) -> Tokens | Challenge:
+        """Tokens, or the next step the console can answer."""
+        if "AuthenticationResult" in result:
+            return self._tokens(result["AuthenticationResult"], username)
+        name = str(result.get("ChallengeName", ""))
+        if name not in HANDLED_CHALLENGES:
+            raise LoginError("challenge", f"This account needs {name or 'a step'}; ask an administrator.")
+        params = result.get("ChallengeParameters") or {}
+        # Cognito names the user in the step (USER_ID_FOR_SRP); keep what was typed otherwise.
+        who = str(params.get("USER_ID_FOR_SRP") or username)
+        step = Challenge(name=name, session=str(result.get("Session", "")), username=who)
+        if name == MFA_SETUP:
+            return self._associate(step)
+        return step
+
+    def _associate(self, step: Challenge) -> Challenge:
+        """A new authenticator key for the user (MFA_SETUP), with the session to verify it."""
+        result = self._call("associate_software_token", Session=step.session)
+        session = str(result.get("Session") or step.session)
+        return replace(step, secret=str(result["SecretCode"]), session=session)
+
+    def _tokens(self, auth: dict[str, Any], username: str) -> Tokens:
         claims = id_token_claims(auth["IdToken"])
         return Tokens(
             id_token=auth["IdToken"],
@@ -159,11 +229,79 @@ class CognitoLogin:
             username=str(claims.get("cognito:username") or username),
         )
 
+    def _respond(self, step: Challenge, responses: dict[str, str]) -> Tokens | Challenge:
+        result = self._call(
+            "respond_to_auth_challenge",
+            ClientId=self.settings.client_id,
+            ChallengeName=step.name,
+            Session=step.session,
+            ChallengeResponses={"USERNAME": step.username, **responses},
+        )
+        return self._outcome(result, step.username)
+
+    def start(self, username: str, password: str) -> Tokens | Challenge:
+        """Sign in: tokens, or the first step (new password, authenticator) still to do."""
+        if not username or not password:
+            raise LoginError("wrong_password", "Enter a username and a password.")
+        result = self._call(
+            "initiate_auth",
+            ClientId=self.settings.client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": username, "PASSWORD": password},
+        )
+        return self._outcome(result, username)
+
+    def login(self, username: str, password: str) -> Tokens:
+        """Sign in where no step is expected (scripts, tests); raises LoginError otherwise."""
+        outcome = self.start(username, password)
+        if isinstance(outcome, Challenge):
+            raise LoginError("challenge", f"This account needs {outcome.name}; sign in with the console.")
+        return outcome
+
+    def new_password(self, step: Challenge, password: str) -> Tokens | Challenge:
+        """Answer NEW_PASSWORD_REQUIRED (a first sign-in with a temporary password)."""
+        if password_problems(password):
+            raise LoginError("weak_password", "The new password does not meet the rules.")
+        return self._respond(step, {"NEW_PASSWORD": password})
+
+    def verify_setup(self, step: Challenge, code: str) -> Tokens | Challenge:
+        """Answer MFA_SETUP: check the app's first code, then make TOTP the user's MFA."""
+        code = code.strip()
+        if not (code.isdigit() and len(code) == 6):
+            raise LoginError("wrong_code", "Type the six digits the app shows.")
+        result = self._call("verify_software_token", Session=step.session, UserCode=code)
+        if result.get("Status") != "SUCCESS":
+            raise LoginError("wrong_code", "That code is not right; type the current code from the app.")
+        outcome = self._respond(replace(step, session=str(result.get("Session") or step.session)), {})
+        if isinstance(outcome, Tokens):
+            # Without a preference Cognito would ask for setup again at the next sign-in.
+            self._call(
+                "set_user_mfa_preference",
+                AccessToken=outcome.access_token,
+                SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True},
+            )
+        return outcome
+
+    def totp(self, step: Challenge, code: str) -> Tokens | Challenge:
+        """Answer SOFTWARE_TOKEN_MFA with the authenticator app's current code."""
+        code = code.strip()
+        if not (code.isdigit() and len(code) == 6):
+            raise LoginError("wrong_code", "Type the six digits the app shows.")
+        return self._respond(step, {"SOFTWARE_TOKEN_MFA_CODE": code})
+
     def refresh(self, tokens: Tokens) -> Tokens:
         """New ID and access tokens from the refresh token (which Cognito does not rotate here)."""
         if not tokens.refresh_token:
             raise LoginError("expired", "Your session has expired; sign in again.")
-        auth = self._initiate("REFRESH_TOKEN_AUTH", {"REFRESH_TOKEN": tokens.refresh_token})
+        result = self._call(
+            "initiate_auth",
+            ClientId=self.settings.client_id,
+            AuthFlow="REFRESH_TOKEN_AUTH",
+            AuthParameters={"REFRESH_TOKEN": tokens.refresh_token},
+        )
+        if "AuthenticationResult" not in result:
+            raise LoginError("expired", "Your session has expired; sign in again.")
+        auth: dict[str, Any] = result["AuthenticationResult"]
         claims = id_token_claims(auth["IdToken"])
         return replace(
             tokens,

@@ -18,6 +18,7 @@ def cmd_token(args: argparse.Namespace) -> int:
     endpoint = None
     region, client_id = args.region, args.client_id
     password = args.password
+    totp_secret = ""
     if client_id is None:
         from backend.local.up import read_state
 
@@ -25,6 +26,7 @@ def cmd_token(args: argparse.Namespace) -> int:
         endpoint, region = state["aws_endpoint"], state["region"]
         client_id = state["outputs"]["UserPoolClientId"]
         password = password or state["demo_password"]
+        totp_secret = state.get("sign_in_users", {}).get(args.user, {}).get("totp_secret", "")
     if not password:
         import getpass
 
@@ -38,6 +40,25 @@ def cmd_token(args: argparse.Namespace) -> int:
         AuthFlow="USER_PASSWORD_AUTH",
         AuthParameters={"USERNAME": args.user, "PASSWORD": password},
     )
+    challenge = result.get("ChallengeName")
+    if challenge == "SOFTWARE_TOKEN_MFA":
+        code = args.code
+        if not code and totp_secret:
+            from backend.local.totp import totp_code
+
+            code = totp_code(totp_secret)  # the local TOTP user's key is in the state file
+        if not code:
+            code = input(f"six-digit code for {args.user}: ").strip()
+        result = idp.respond_to_auth_challenge(
+            ClientId=client_id,
+            ChallengeName=challenge,
+            Session=result["Session"],
+            ChallengeResponses={"USERNAME": args.user, "SOFTWARE_TOKEN_MFA_CODE": code},
+        )
+        challenge = result.get("ChallengeName")
+    if challenge:
+        print(f"{args.user} must first finish {challenge} (sign in at the console)", file=sys.stderr)
+        return 1
     print(result["AuthenticationResult"]["IdToken"])
     return 0
 
@@ -58,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     token = sub.add_parser("token", help="print an ID token (for curl's Authorization header)")
     token.add_argument("--user", required=True)
     token.add_argument("--password", help="defaults to the local demo password")
+    token.add_argument("--code", help="the authenticator's six-digit code (computed for the local totp user)")
     token.add_argument("--client-id", help="app client of a real user pool (default: the local stack's)")
     token.add_argument("--region", default="eu-west-1")
     token.add_argument("--state-dir", type=Path, default=REPO_ROOT / ".hdcn")

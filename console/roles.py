@@ -50,6 +50,10 @@ class Access:
     def can_read_ops(self) -> bool:
         return self._has("System_Logs_Read", "System_CRUD")
 
+    @property
+    def can_manage_users(self) -> bool:
+        return self._has("System_User_Management")
+
 
 @dataclass(frozen=True)
 class PageSpec:
@@ -76,6 +80,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("products", N_("nav.products"), ":material/storefront:", "can_write_products"),
     PageSpec("stack", N_("nav.stack"), ":material/stacks:", "can_read_ops"),
     PageSpec("health", N_("nav.health"), ":material/monitor_heart:", "can_read_ops"),
+    PageSpec("users", N_("nav.users"), ":material/manage_accounts:", "can_manage_users"),
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,12 +20,21 @@ from console.roles import Access
 
 TOKENS_KEY = "tokens"
 NOTICE_KEY = "auth_notice"
+# The sign-in step in progress (console.auth.Challenge): server-side session state only.
+STEP_KEY = "login_step"
+# Failures after which the step cannot be answered any more: back to the username form.
+RESTART_KINDS = frozenset({"step_expired", "temporary_expired", "disabled", "locked"})
 # Kept across a sign-out: the language belongs to the person at this browser, not to the session.
 KEEP_ON_SIGN_OUT = frozenset({i18n.LANGUAGE_KEY})
 # A login failure's kind (console.auth.LoginError.kind) → the message shown.
 LOGIN_MESSAGES: dict[str, str] = {
     "wrong_password": N_("login.error.wrong_password"),
     "locked": N_("login.error.locked"),
+    "disabled": N_("login.error.disabled"),
+    "temporary_expired": N_("login.error.temporary_expired"),
+    "step_expired": N_("login.error.step_expired"),
+    "weak_password": N_("login.error.weak_password"),
+    "wrong_code": N_("login.error.wrong_code"),
     "reset_required": N_("login.error.reset_required"),
     "throttled": N_("login.error.throttled"),
     "misconfigured": N_("login.error.misconfigured"),
@@ -40,6 +50,17 @@ NO_FILTERS = exports_view.Filters()
 def login_message(err: LoginError) -> str:
     """A login failure in the user's language."""
     return t(LOGIN_MESSAGES.get(err.kind, "login.error.unavailable"))
+
+
+def qr_image(text: str) -> bytes | None:
+    """`text` as a QR code (PNG), or None where segno is not installed (the key is shown as text too)."""
+    try:
+        import segno
+    except ImportError:
+        return None
+    buf = io.BytesIO()
+    segno.make(text, error="m").save(buf, kind="png", scale=6, border=2)
+    return buf.getvalue()
 
 
 def language_choice() -> None:
@@ -79,9 +100,14 @@ def current_tokens() -> Tokens | None:
     return tokens
 
 
+# The login page's secret inputs: dropped once signed in, so no password outlives the sign-in.
+SECRET_INPUTS = ("login_password", "new_password_1", "new_password_2", "mfa_setup_code", "mfa_code")
+
+
 def sign_in(tokens: Tokens) -> None:
     st.session_state[TOKENS_KEY] = tokens
-    st.session_state.pop(NOTICE_KEY, None)
+    for key in (NOTICE_KEY, STEP_KEY, *SECRET_INPUTS):
+        st.session_state.pop(key, None)
 
 
 def sign_out(notice: str | None = None) -> None:

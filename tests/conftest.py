@@ -88,3 +88,14 @@ def aws(local_stack: dict[str, Any]) -> Callable[[str], Any]:
         )
 
     return make
+
+
+def reset_nieuw(local_stack: dict[str, Any]) -> str:
+    """`nieuw` back to its temporary password (another test may have chosen a new one); that password."""
+    from backend.local.deploy import aws_client
+
+    temporary = str(local_stack["sign_in_users"]["nieuw"]["temporary_password"])
+    aws_client("cognito-idp", local_stack["aws_endpoint"]).admin_set_user_password(
+        UserPoolId=local_stack["outputs"]["UserPoolId"], Username="nieuw", Password=temporary, Permanent=False
+    )
+    return temporary

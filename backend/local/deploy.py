@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 import io
 import json
+import secrets
+import string
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +21,7 @@ import boto3
 
 from backend.local.resource_props import BUCKET_TYPE, TABLE_TYPE, apply_template_properties
 from backend.local.template import REPO_ROOT, load_template, transform_template
+from backend.local.totp import totp_code
 
 REGION = "eu-west-1"
 ACCOUNT_ID = "123456789012"
@@ -37,6 +40,15 @@ DEMO_USERS: dict[str, tuple[str, ...]] = {
     "root": ("System_CRUD",),
     "beheer": ("System_User_Management",),
 }
+# Users for trying the sign-in steps: `nieuw` has a temporary password (a new one each start,
+# printed by `hdcn local up`) and must choose its own; `totp` signs in with the demo password
+# and a six-digit code (`hdcn token --user totp` computes it from the key in the state file).
+NEW_USER = "nieuw"
+TOTP_USER = "totp"
+SIGN_IN_USERS: dict[str, tuple[str, ...]] = {
+    NEW_USER: ("Members_Read", "Regio_Utrecht"),
+    TOTP_USER: ("Members_Read", "Regio_Utrecht"),
+}
 
 
 @dataclass
@@ -46,6 +58,8 @@ class LocalStack:
     endpoint: str
     outputs: dict[str, str]
     physical_ids: dict[str, str] = field(default_factory=dict)
+    # Per sign-in user what it needs beyond the demo password: temporary_password, totp_secret.
+    sign_ins: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @functools.lru_cache(maxsize=64)
@@ -143,16 +157,51 @@ def deploy(endpoint: str, parameters: dict[str, str] | None = None, demo_users: 
 
 
 def create_demo_users(local: LocalStack) -> None:
-    """Demo users in the local pool, one per role, all with the demo password."""
+    """Demo users in the local pool, one per role, all with the demo password; and the sign-in users."""
     idp = aws_client("cognito-idp", local.endpoint)
     pool = local.outputs["UserPoolId"]
-    for user, groups in DEMO_USERS.items():
+    for user, groups in {**DEMO_USERS, **SIGN_IN_USERS}.items():
         idp.admin_create_user(
             UserPoolId=pool,
             Username=user,
             MessageAction="SUPPRESS",
             UserAttributes=[{"Name": "email", "Value": f"{user}@demo.h-dcn.local"}],
         )
-        idp.admin_set_user_password(UserPoolId=pool, Username=user, Password=DEMO_PASSWORD, Permanent=True)
+        if user != NEW_USER:
+            idp.admin_set_user_password(
+                UserPoolId=pool, Username=user, Password=DEMO_PASSWORD, Permanent=True
+            )
         for group in groups:
             idp.admin_add_user_to_group(UserPoolId=pool, Username=user, GroupName=group)
+    temporary = temporary_password()
+    idp.admin_set_user_password(UserPoolId=pool, Username=NEW_USER, Password=temporary, Permanent=False)
+    local.sign_ins[NEW_USER] = {"temporary_password": temporary}
+    local.sign_ins[TOTP_USER] = {
+        "totp_secret": enable_totp(idp, local.outputs["UserPoolClientId"], TOTP_USER)
+    }
+
+
+def temporary_password() -> str:
+    """A random password that meets the pool's rules (12+ characters, upper, lower, digit)."""
+    alphabet = string.ascii_letters + string.digits
+    body = "".join(secrets.choice(alphabet) for _ in range(13))
+    return f"Tmp-{body}7a"
+
+
+def enable_totp(idp: Any, client_id: str, user: str) -> str:
+    """Set up an authenticator for `user` as the person would (associate, verify, prefer); its key.
+
+    moto shares one key among all users and checks codes only with
+    MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP=true (set by `hdcn local up`).
+    """
+    auth = idp.initiate_auth(
+        ClientId=client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": user, "PASSWORD": DEMO_PASSWORD},
+    )["AuthenticationResult"]
+    secret = str(idp.associate_software_token(AccessToken=auth["AccessToken"])["SecretCode"])
+    idp.verify_software_token(AccessToken=auth["AccessToken"], UserCode=totp_code(secret))
+    idp.set_user_mfa_preference(
+        AccessToken=auth["AccessToken"], SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True}
+    )
+    return secret

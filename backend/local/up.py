@@ -149,11 +149,22 @@ def run(
         # Before any client exists: every function's AWS call is recorded (the IAM policy test).
         aws_calls.install(log_dir / aws_calls.FILE_NAME)
 
-    from backend.local.deploy import ACCOUNT_ID, DEMO_PASSWORD, DEMO_USERS, REGION, aws_client, deploy
+    from backend.local.deploy import (
+        ACCOUNT_ID,
+        DEMO_PASSWORD,
+        DEMO_USERS,
+        REGION,
+        SIGN_IN_USERS,
+        aws_client,
+        deploy,
+    )
 
     aws_endpoint = f"http://{HOST}:{ports.aws}"
     lambda_endpoint = f"http://{HOST}:{ports.lambda_}"
     os.environ.update(local_env(aws_endpoint, lambda_endpoint, REGION))
+    # moto checks six-digit codes only when asked (read per request): the `totp` user's wrong
+    # codes are refused as on AWS. All users then share moto's one key (LOCAL-AWS-NOTES.md).
+    os.environ["MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP"] = "true"
 
     # moto must run in this process so that the CloudFormation adapters apply.
     from moto.server import ThreadedMotoServer
@@ -244,6 +255,10 @@ def run(
         "data": data_note,
         "demo_users": {u: list(g) for u, g in DEMO_USERS.items()},
         "demo_password": DEMO_PASSWORD,
+        # nieuw's temporary password and totp's key: local demo values, in the 0600 state file.
+        "sign_in_users": {
+            user: {"groups": list(SIGN_IN_USERS[user]), **extra} for user, extra in stack.sign_ins.items()
+        },
     }
     state_path = state_dir / STATE_FILE
     # Written beside and renamed: a reader (hdcn token, the launcher) never sees half a file.
@@ -328,6 +343,19 @@ def stack_dynamodb(endpoint: str) -> Any:
     return boto3.resource("dynamodb", endpoint_url=endpoint)
 
 
+def _sign_in_lines(state: dict[str, Any]) -> str:
+    """The sign-in users: `nieuw`'s temporary password (a new one each start) and how `totp` signs in."""
+    lines = []
+    for user, info in state.get("sign_in_users", {}).items():
+        groups = ", ".join(info.get("groups", []))
+        if "temporary_password" in info:
+            how = f"temporary password {info['temporary_password']} (must choose a new one)"
+        else:
+            how = f"demo password + six-digit code (hdcn token --user {user} computes it)"
+        lines.append(f"    {user:<14} {groups}: {how}")
+    return "\n".join(lines)
+
+
 def _print_banner(state: dict[str, Any], seconds: float, state_dir: Path) -> None:
     # `hdcn token` finds the stack through its state directory: name it unless it is the default.
     default_dir = (REPO_ROOT / ".hdcn").resolve()
@@ -344,6 +372,7 @@ H-DCN local stack is up ({seconds:.1f} s) — stack {state["stack_name"]} in {st
   data       {state["data"]} (saved on stop and every minute, 0600 files; --fresh ignores it)
   demo users (password {state["demo_password"]}):
 {users}
+{_sign_in_lines(state)}
   token      curl -H "Authorization: $(hdcn token --user staff{where})" {state["api_url"]}/members
 Ctrl-C stops everything.
 """,

@@ -24,6 +24,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from console.i18n import catalogue_messages, language, t
 from console.member_model import FIELDS
 from tests.browser import MISSING, find_chromium
+from tests.conftest import reset_nieuw
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -45,13 +46,15 @@ PAGES = {
     "products": ("nav.products", "products.title"),
     "stack": ("nav.stack", "stack.title"),
     "health": ("nav.health", "health.title"),
+    "users": ("nav.users", "users.title"),
 }
 MENUS = {
     "admin": ["overview", "exports", "generate"],
     "regio-utrecht": ["overview", "exports"],
     "staff": ["overview", "exports", "generate", "members", "products"],
     "ops": ["overview", "stack", "health"],
-    "root": ["overview", "exports", "generate", "members", "products", "stack", "health"],
+    "root": ["overview", "exports", "generate", "members", "products", "stack", "health", "users"],
+    "beheer": ["overview", "users"],
 }
 # Streamlit's own English defaults that a page must replace (placeholders of its pickers).
 STREAMLIT_ENGLISH = ("Choose options", "Choose an option", "No options to select")
@@ -236,6 +239,31 @@ def test_each_demo_user_sees_every_page_in_dutch(
     # AND a signed-out user is back at the form
     page.get_by_role("button", name=t("sidebar.sign_out")).click()
     expect(page.get_by_role("button", name=t("login.submit"))).to_be_visible()
+
+
+def test_nieuw_chooses_a_password_at_the_first_sign_in_and_sees_their_pages(
+    page: Page, console_url: str, local_stack: dict[str, Any]
+) -> None:
+    # GIVEN `nieuw` with the temporary password `hdcn local up` printed
+    temporary = reset_nieuw(local_stack)
+    page.goto(console_url)
+    page.get_by_role("textbox", name=t("login.username")).fill("nieuw")
+    page.get_by_role("textbox", name=t("login.password")).fill(temporary)
+    page.get_by_role("button", name=t("login.submit")).click()
+    # THEN the page asks for a new password and shows the rules before one is typed
+    expect(page.get_by_text(t("login.new_password.rules"))).to_be_visible()
+    assert not english_on(page)
+    shot(page, "login-new-password")
+    # WHEN a password meeting the rules is typed twice THEN nieuw is signed in and sees their pages
+    page.get_by_role("textbox", name=t("login.new_password.new"), exact=True).fill(
+        "Nieuw-gekozen-wachtwoord9"
+    )
+    page.get_by_role("textbox", name=t("login.new_password.repeat")).fill("Nieuw-gekozen-wachtwoord9")
+    page.get_by_role("button", name=t("login.new_password.submit")).click()
+    links = page.get_by_test_id("stSidebarNav").get_by_role("link")
+    expect(links).to_have_count(len(MENUS["regio-utrecht"]))
+    open_page(page, "exports")
+    no_exception(page)
 
 
 MARKDOWN_NAME = "![x](http://example.invalid/x.png)"

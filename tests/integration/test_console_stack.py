@@ -22,7 +22,8 @@ EXPECTED = {
     "regio-utrecht": {"overview", "exports"},
     "staff": {"overview", "exports", "generate", "members", "products"},
     "ops": {"overview", "stack", "health"},
-    "root": {"overview", "exports", "generate", "members", "products", "stack", "health"},
+    "root": {"overview", "exports", "generate", "members", "products", "stack", "health", "users"},
+    "beheer": {"overview", "users"},
 }
 
 

@@ -14,6 +14,8 @@ import moto
 import pytest
 import requests
 
+from tests.conftest import reset_nieuw
+
 pytestmark = pytest.mark.integration
 
 # A route that needs a token and exists from the foundation on.
@@ -158,9 +160,11 @@ def test_access_token_is_not_accepted_as_id_token(
     assert api("GET", PROTECTED, headers={"Authorization": access}).status_code == 401
 
 
+@pytest.mark.parametrize("user", ["admin", "totp"])
 def test_token_from_hdcn_token_is_accepted(
-    api: Callable[..., requests.Response], local_stack: dict[str, Any]
+    api: Callable[..., requests.Response], local_stack: dict[str, Any], user: str
 ) -> None:
+    # `totp` signs in with a six-digit code: hdcn token computes it from the key in the state file
     import subprocess
     import sys
 
@@ -171,7 +175,7 @@ def test_token_from_hdcn_token_is_accepted(
             "console.cli",
             "token",
             "--user",
-            "admin",
+            user,
             "--state-dir",
             local_stack["state_dir"],
         ],
@@ -181,6 +185,25 @@ def test_token_from_hdcn_token_is_accepted(
     )
     token = out.stdout.strip()
     assert api("GET", PROTECTED, headers={"Authorization": token}).status_code == 200
+
+
+def test_hdcn_token_says_nieuw_must_choose_a_password_first(local_stack: dict[str, Any]) -> None:
+    import subprocess
+    import sys
+
+    temporary = reset_nieuw(local_stack)
+    out = subprocess.run(
+        [
+            sys.executable,
+            *("-m", "console.cli", "token", "--user", "nieuw", "--password", temporary),
+            *("--state-dir", local_stack["state_dir"]),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 1 and "NEW_PASSWORD_REQUIRED" in out.stderr
+    assert temporary not in out.stderr + out.stdout  # no password echoed
 
 
 def test_unknown_route_is_refused_like_api_gateway(api: Callable[..., requests.Response]) -> None:

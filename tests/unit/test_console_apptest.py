@@ -44,6 +44,7 @@ DEMO_GROUPS = {
     "staff": ["Members_CRUD", "Products_CRUD", "Regio_All"],
     "ops": ["System_Logs_Read"],
     "root": ["System_CRUD"],
+    "beheer": ["System_User_Management"],
 }
 EXPECTED = {
     "admin": {"overview", "exports", "generate"},
@@ -51,6 +52,7 @@ EXPECTED = {
     "staff": {"overview", "exports", "generate", "members", "products"},
     "ops": {"overview", "stack", "health"},
     "root": {p.key for p in PAGES},
+    "beheer": {"overview", "users"},
 }
 NEW_EXPORT, OLD_EXPORT = "20261125T100000Z-0000aaaa", "20261101T100000Z-0000bbbb"
 
@@ -69,6 +71,11 @@ class FakeApi:
         self.members = {m["member_id"]: m for m in generate_members(60)}
         self.products = {p["product_id"]: p for p in generate_products()}
         self.jobs: dict[str, dict[str, Any]] = {}
+        self.users: dict[str, dict[str, Any]] = {
+            u: _user_view(u, g)
+            for u, g in (("anna", ["Members_Read", "Regio_Utrecht"]), ("piet", ["Members_CRUD"]))
+        }
+        self.user_calls: list[tuple[str, str, Any]] = []
         new = pd.DataFrame(list(generate_members(400)))
         old = new[new["lidnummer"] > 5]  # five members joined since the older export
         self.files: dict[str, bytes] = {}
@@ -195,6 +202,8 @@ class FakeApi:
                     {k: v for k, v in body.items() if k != "version"}, version=record["version"] + 1
                 )
                 return 200, record
+        if path == "/users" or path.startswith("/users/"):
+            return _users_route(self, method, path, groups, body)
         if path == "/ops/stack":
             return 200, {
                 "stack_name": "webshop-backend",
@@ -224,6 +233,57 @@ class FakeApi:
                 ]
             }
         return 403, {"error": {"code": "MISSING_AUTHENTICATION_TOKEN", "message": "Missing", "details": None}}
+
+
+def _user_view(username: str, groups: list[str], enabled: bool = True) -> dict[str, Any]:
+    """A UserView as the users API answers it."""
+    member = {"Members_Read", "Members_Export", "Members_CRUD"} & set(groups)
+    return {
+        "username": username,
+        "email": f"{username}@example.org",
+        "name": username.title(),
+        "status": "confirmed" if enabled else "disabled",
+        "enabled": enabled,
+        "groups": groups,
+        "permissions": [g for g in groups if not g.startswith("Regio_")],
+        "regions": [g for g in groups if g.startswith("Regio_")],
+        "last_change": "2026-11-25T10:00:00+00:00",
+        "warnings": (
+            ["a member permission without a Regio_ group sees no member data"]
+            if member and not any(g.startswith("Regio_") for g in groups)
+            else []
+        ),
+    }
+
+
+def _users_route(api: FakeApi, method: str, path: str, groups: set[str], body: Any) -> tuple[int, Any]:
+    """The users API's answers, with its guard that a caller grants only groups they hold."""
+    if not {"System_User_Management", "System_CRUD"} & groups:
+        return 403, {"error": {"code": "forbidden", "message": "user management only", "details": None}}
+    api.user_calls.append((method, path, body))
+    if path == "/users" and method == "GET":
+        return 200, {"users": list(api.users.values())}
+    wanted = set((body or {}).get("groups") or [])
+    if "System_CRUD" not in groups and "System_CRUD" in wanted:
+        reason = "you may not grant or take away System_CRUD: you do not hold it yourself"
+        return 403, {"error": {"code": "forbidden", "message": reason, "details": None}}
+    if path == "/users" and method == "POST":
+        user = api.users[body["username"]] = _user_view(body["username"], list(body["groups"]))
+        user["status"] = "must_change_password"
+        return 201, {"user": user, "temporary_password": "Tmp-Shown-Once-1"}
+    name, _, action = path.removeprefix("/users/").partition("/")
+    user = api.users[name]
+    if method == "DELETE":
+        del api.users[name]
+        return 204, None
+    if action == "groups":
+        api.users[name] = user = _user_view(name, list(body["groups"]), user["enabled"])
+    elif action in ("disable", "enable"):
+        api.users[name] = user = _user_view(name, user["groups"], action == "enable")
+    return 200, {
+        "user": user,
+        "temporary_password": "Tmp-Reset-Once-1" if action == "reset-password" else None,
+    }
 
 
 def _handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
@@ -741,6 +801,7 @@ PAGE_TITLES = {
     "products": "products.title",
     "stack": "stack.title",
     "health": "health.title",
+    "users": "users.title",
 }
 
 

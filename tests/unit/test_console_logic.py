@@ -42,13 +42,15 @@ DEMO_GROUPS = {
     "staff": {"Members_CRUD", "Products_CRUD", "Regio_All"},
     "ops": {"System_Logs_Read"},
     "root": {"System_CRUD"},
+    "beheer": {"System_User_Management"},
 }
 EXPECTED_PAGES = {
     "admin": ["overview", "exports", "generate"],
     "regio-utrecht": ["overview", "exports"],
     "staff": ["overview", "exports", "generate", "members", "products"],
     "ops": ["overview", "stack", "health"],
-    "root": ["overview", "exports", "generate", "members", "products", "stack", "health"],
+    "root": ["overview", "exports", "generate", "members", "products", "stack", "health", "users"],
+    "beheer": ["overview", "users"],
 }
 
 
@@ -123,11 +125,11 @@ def test_wrong_password_and_unknown_user_read_the_same(cognito_pool: dict[str, A
         assert caught.value.message == "Wrong username or password."
 
 
-def test_a_disabled_user_is_told_the_account_is_locked(cognito_pool: dict[str, Any]) -> None:
+def test_a_disabled_user_is_told_the_account_is_disabled(cognito_pool: dict[str, Any]) -> None:
     cognito_pool["idp"].admin_disable_user(UserPoolId=cognito_pool["pool"], Username="anna")
     with pytest.raises(LoginError) as caught:
         _login(cognito_pool).login("anna", "Long-enough-pw1")
-    assert caught.value.kind == "locked"
+    assert caught.value.kind == "disabled"
 
 
 def test_an_unreachable_login_service_is_said_plainly() -> None:
