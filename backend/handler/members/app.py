@@ -7,9 +7,8 @@ Members_CRUD (or System_CRUD) writes. Updates carry the version that was read.
 
 from __future__ import annotations
 
-import os
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -221,16 +220,9 @@ def member_data_export(member_id: MemberId) -> dict[str, Any]:
     item = _visible(caller, member_id)
     _audit(caller, "member.data_export", member_id)
     cfg = settings()
-    today = datetime.now(UTC).date()
-    since = today - timedelta(days=int(os.environ.get("AUDIT_RETENTION_DAYS", "365")))
-    history: list[dict[str, Any]] = []
-    cursor: dict[str, str] | None = None
-    log = AuditLog(table(cfg.audit_table))
-    while True:
-        entries, cursor = log.search(since, today, member=member_id, limit=500, cursor=cursor)
-        history.extend(plain_item(e) for e in entries)
-        if cursor is None:
-            break
+    # The entries about this member (reads, changes, its data requests); list pages that showed the
+    # member among others are found with GET /audit?member=.
+    history = [plain_item(e) for e in AuditLog(table(cfg.audit_table)).history(member_id)]
     s3 = client("s3")
     exports = []
     for export_id in list_published(s3, cfg.export_bucket):

@@ -20,6 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from hdcn_common.api import ServiceUnavailable
 
 DEFAULT_RETENTION_DAYS = 365
+TARGET_INDEX = "target-index"
 MAX_PERIOD_DAYS = 400
 
 
@@ -55,6 +56,21 @@ class AuditLog:
                 headers={"Retry-After": "5"},
             ) from None
         return entry
+
+    def history(self, target: str, limit: int = 1000) -> list[dict[str, Any]]:
+        """Every entry about one target (a member id, a username), oldest first, through its index."""
+        found: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "IndexName": TARGET_INDEX,
+            "KeyConditionExpression": Key("target").eq(target),
+        }
+        while len(found) < limit:
+            res = self.table.query(**kwargs)
+            found.extend(res.get("Items", []))
+            if not res.get("LastEvaluatedKey"):
+                break
+            kwargs["ExclusiveStartKey"] = res["LastEvaluatedKey"]
+        return found[:limit]
 
     def search(
         self,

@@ -34,6 +34,7 @@ KEY_ATTRIBUTE_TYPES: Mapping[str, type] = {
     "created_at": str,
     "day": str,
     "entry": str,
+    "target": str,
 }
 
 

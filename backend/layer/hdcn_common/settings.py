@@ -14,8 +14,11 @@ from botocore.config import Config
 # A retried write whose first attempt timed out on the client may have been applied: keep the
 # read timeout well above what a request can take. HDCN_AWS_READ_TIMEOUT lets the local stack,
 # where requests queue behind one interpreter, allow more than AWS ever needs.
+# Three attempts (standard mode's jittered backoff, at most ~3 s of waiting): a short throttle is
+# absorbed, a long one answers 503 well inside the function's timeout (five attempts could wait
+# ~15 s and, with a cold start, run past a 20 s timeout into API Gateway's 502).
 _BOTO_CONFIG = Config(
-    retries={"max_attempts": 5, "mode": "standard"},
+    retries={"max_attempts": 3, "mode": "standard"},
     connect_timeout=3,
     read_timeout=int(os.environ.get("HDCN_AWS_READ_TIMEOUT", "20")),
 )
