@@ -27,16 +27,21 @@ EXPECTED = {
 }
 
 
-@pytest.fixture
-def console_env(local_stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """The environment `hdcn local up` gives the console, and empty process-wide caches."""
-    monkeypatch.setenv("HDCN_API_URL", local_stack["api_url"])
-    monkeypatch.setenv("HDCN_REGION", local_stack["region"])
-    monkeypatch.setenv("HDCN_USER_POOL_ID", local_stack["outputs"]["UserPoolId"])
-    monkeypatch.setenv("HDCN_CLIENT_ID", local_stack["outputs"]["UserPoolClientId"])
-    monkeypatch.setenv("HDCN_COGNITO_ENDPOINT", local_stack["aws_endpoint"])
+def point_console_at(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment `hdcn local up` gives the console for `stack`, and empty process-wide caches."""
+    monkeypatch.setenv("HDCN_API_URL", stack["api_url"])
+    monkeypatch.setenv("HDCN_REGION", stack["region"])
+    monkeypatch.setenv("HDCN_USER_POOL_ID", stack["outputs"]["UserPoolId"])
+    monkeypatch.setenv("HDCN_CLIENT_ID", stack["outputs"]["UserPoolClientId"])
+    monkeypatch.setenv("HDCN_COGNITO_ENDPOINT", stack["aws_endpoint"])
     st.cache_data.clear()
     st.cache_resource.clear()
+
+
+@pytest.fixture
+def console_env(local_stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The console pointed at the session's local stack."""
+    point_console_at(local_stack, monkeypatch)
     return local_stack
 
 

@@ -20,7 +20,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import requests
-import streamlit as st
 from hdcn_common.member_fields import FIELD_BY_NAME, ReadState, read_value
 from streamlit.testing.v1 import AppTest
 
@@ -28,6 +27,7 @@ from backend.local.launcher import LocalStackProcess
 from backend.local.launcher import id_token as demo_id_token
 from backend.local.seed import generate_legacy_members
 from tests.conftest import REPO_ROOT
+from tests.integration.test_console_stack import point_console_at
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 LEGACY = 160
@@ -160,13 +160,7 @@ def test_members_check_reports_then_apply_makes_the_table_ready(
 
 def test_console_opens_the_old_records(legacy_stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN the console on the legacy stack WHEN staff signs in and opens every page THEN none fails
-    monkeypatch.setenv("HDCN_API_URL", legacy_stack["api_url"])
-    monkeypatch.setenv("HDCN_REGION", legacy_stack["region"])
-    monkeypatch.setenv("HDCN_USER_POOL_ID", legacy_stack["outputs"]["UserPoolId"])
-    monkeypatch.setenv("HDCN_CLIENT_ID", legacy_stack["outputs"]["UserPoolClientId"])
-    monkeypatch.setenv("HDCN_COGNITO_ENDPOINT", legacy_stack["aws_endpoint"])
-    st.cache_data.clear()
-    st.cache_resource.clear()
+    point_console_at(legacy_stack, monkeypatch)
     at = AppTest.from_file(str(REPO_ROOT / "console" / "streamlit_app.py"), default_timeout=90).run()
     at.text_input(key="login_username").input("root")
     at.text_input(key="login_password").input(legacy_stack["demo_password"])

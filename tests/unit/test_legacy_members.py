@@ -167,21 +167,26 @@ def test_a_new_member_gets_a_lidnummer_above_every_existing_one(legacy: MemberRe
 # ---------------------------------------------------------------- export
 
 
+def _export_everyone(env: ExportEnv, export_id: str) -> Any:
+    """A full export of the table as it stands (no options)."""
+    return export_members(
+        dynamodb=env.scan_client(),
+        s3=env.s3,
+        bucket=env.bucket,
+        members_table=env.members_table,
+        export_id=export_id,
+        options={},
+        created_at="2026-11-25T21:00:00+00:00",
+        today=TODAY,
+    )
+
+
 def test_legacy_records_export_with_every_value_and_counted_failures(
     export_env: ExportEnv, legacy: MemberRepository
 ) -> None:
     # GIVEN the legacy records beside the clean ones WHEN exported
     legacy_ids = {r["member_id"] for r in _records()}
-    manifest = export_members(
-        dynamodb=export_env.scan_client(),
-        s3=export_env.s3,
-        bucket=export_env.bucket,
-        members_table=export_env.members_table,
-        export_id="20261125T210000Z-0000000a",
-        options={},
-        created_at="2026-11-25T21:00:00+00:00",
-        today=TODAY,
-    )
+    manifest = _export_everyone(export_env, "20261125T210000Z-0000000a")
     rows = pa.concat_tables(
         pq.read_table(
             io.BytesIO(export_env.s3.get_object(Bucket=export_env.bucket, Key=f.key)["Body"].read())
@@ -338,16 +343,7 @@ def test_records_with_odd_types_read_edit_and_export_without_failing(
     # AND a national listing and an export still answer
     status, body = _call("GET", "/members")
     assert status == 200
-    manifest = export_members(
-        dynamodb=export_env.scan_client(),
-        s3=export_env.s3,
-        bucket=export_env.bucket,
-        members_table=export_env.members_table,
-        export_id="20261125T210000Z-0000000b",
-        options={},
-        created_at="2026-11-25T21:00:00+00:00",
-        today=TODAY,
-    )
+    manifest = _export_everyone(export_env, "20261125T210000Z-0000000b")
     # (the legacy seed holds the same people as the clean one, under the same member ids)
     assert manifest.rows == LEGACY + len(odd)
     assert "tijdstempel" not in manifest.unconverted  # the sheet's `12-3-2019 14:22:05` reads
