@@ -180,3 +180,193 @@ def test_requests_on_other_tables_go_on_while_one_table_is_held(table: Any) -> N
     same.join(30)
     other.join(30)
     assert done["rich"].is_set()
+
+
+def _read_everything(client: Any, name: str, limit: int, **extra: Any) -> list[dict[str, Any]]:
+    """Every page of a Scan (with Limit and the page's ExclusiveStartKey), answers as the client sees them."""
+    pages = []
+    kwargs: dict[str, Any] = {"TableName": name, "Limit": limit, **extra}
+    while True:
+        page = client.scan(**kwargs)
+        page.pop("ResponseMetadata")
+        pages.append(page)
+        if "LastEvaluatedKey" not in page:
+            return pages
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _reads(client: Any) -> list[Any]:
+    """The reads the members code makes, over a hash-only and a hash+range table."""
+    answers: list[Any] = []
+    for limit in (1, 7, 500):
+        answers.append(_read_everything(client, "flat", limit))
+        answers.append(_read_everything(client, "flat", limit, ProjectionExpression="pk, naam, nummer"))
+        answers.append(_read_everything(client, "ranged", limit))
+    answers.append(
+        _read_everything(
+            client,
+            "flat",
+            5,
+            FilterExpression="regio = :r",
+            ExpressionAttributeValues={":r": {"S": "Utrecht"}},
+            ProjectionExpression="pk, naam, adres.straat, tags",
+        )
+    )
+    answers.append(_read_everything(client, "flat", 9, Segment=1, TotalSegments=3))
+    answers.append(
+        _read_everything(
+            client,
+            "flat",
+            4,
+            ScanFilter={"nummer": {"ComparisonOperator": "GT", "AttributeValueList": [{"N": "20"}]}},
+        )
+    )
+    # a start key that is not in the table (deleted since): the page after where it would be
+    answers.append(client.scan(TableName="flat", Limit=3, ExclusiveStartKey={"pk": {"S": "m-0150"}})["Items"])
+    answers.append(
+        client.query(
+            TableName="flat",
+            IndexName="regio-index",
+            KeyConditionExpression="regio = :r",
+            ExpressionAttributeValues={":r": {"S": "Utrecht"}},
+            Limit=6,
+        )["Items"]
+    )
+    answers.append(
+        client.query(
+            TableName="ranged",
+            KeyConditionExpression="pk = :p AND sk BETWEEN :a AND :b",
+            ExpressionAttributeValues={":p": {"S": "day-2"}, ":a": {"N": "3"}, ":b": {"N": "30"}},
+            ScanIndexForward=False,
+        )["Items"]
+    )
+    return answers
+
+
+def test_fast_table_reads_answer_as_moto_does_before_and_after_writes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN two tables (hash key; hash and range key) behind the patched moto
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "t",
+        "AWS_SECRET_ACCESS_KEY": "t",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(key, value)
+    moto_patches.install()
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name=REGION)
+        client.create_table(
+            TableName="flat",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "regio", "AttributeType": "S"},
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "regio-index",
+                    "KeySchema": [
+                        {"AttributeName": "regio", "KeyType": "HASH"},
+                        {"AttributeName": "pk", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        client.create_table(
+            TableName="ranged",
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "N"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        regions = ["Utrecht", "Limburg", "Oost"]
+        for n in range(300, 0, -1):  # written out of order: the order is moto's sort, not insertion
+            client.put_item(
+                TableName="flat",
+                Item={
+                    "pk": {"S": f"m-{n:04d}"},
+                    "naam": {"S": f"Jansen {n}"},
+                    "nummer": {"N": str(n)},
+                    "regio": {"S": regions[n % 3]},
+                    "adres": {"M": {"straat": {"S": f"Dorpsstraat {n}"}, "plaats": {"S": "Ergens"}}},
+                    "tags": {"SS": ["a", f"t{n % 4}"]},
+                    "blob": {"B": bytes([n % 256])},
+                    "tekst": {"S": "x" * (n * 20)},  # big enough for some 1 MB pages to end early
+                },
+            )
+        for day in range(1, 4):
+            for n in range(40, 0, -3):
+                client.put_item(
+                    TableName="ranged",
+                    Item={"pk": {"S": f"day-{day}"}, "sk": {"N": str(n)}, "v": {"N": str(n * day)}},
+                )
+
+        def compare() -> None:
+            moto_patches.set_fast_reads(False)
+            try:
+                with_moto = _reads(client)
+            finally:
+                moto_patches.set_fast_reads(True)
+            assert _reads(client) == with_moto
+
+        # WHEN both read the same tables THEN the same pages, keys, counts and projections
+        compare()
+        # ... and after writes that change items in place, add, delete, and a failed transaction
+        client.update_item(
+            TableName="flat",
+            Key={"pk": {"S": "m-0007"}},
+            UpdateExpression="SET regio = :r, naam = :n",
+            ExpressionAttributeValues={":r": {"S": "Utrecht"}, ":n": {"S": "Veranderd"}},
+        )
+        # (an item grown in place to 300 KB moves where the 1 MB pages end)
+        client.update_item(
+            TableName="flat",
+            Key={"pk": {"S": "m-0100"}},
+            UpdateExpression="SET tekst = :t",
+            ExpressionAttributeValues={":t": {"S": "y" * 300_000}},
+        )
+        compare()
+        client.put_item(
+            TableName="flat",
+            Item={
+                "pk": {"S": "m-0150x"},
+                "naam": {"S": "Nieuw"},
+                "regio": {"S": "Oost"},
+                "nummer": {"N": "1"},
+            },
+        )
+        client.delete_item(TableName="flat", Key={"pk": {"S": "m-0150"}})
+        client.put_item(TableName="ranged", Item={"pk": {"S": "day-2"}, "sk": {"N": "5"}, "v": {"N": "0"}})
+        with pytest.raises(client.exceptions.TransactionCanceledException):
+            client.transact_write_items(
+                TransactItems=[
+                    {"Delete": {"TableName": "flat", "Key": {"pk": {"S": "m-0008"}}}},
+                    {
+                        "Put": {
+                            "TableName": "flat",
+                            "Item": {"pk": {"S": "m-0009"}},
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
+        compare()
+        # THEN the writes are seen (the cache did not serve a stale table)
+        names = [
+            i["naam"]["S"]
+            for page in _read_everything(client, "flat", 50)
+            for i in page["Items"]
+            if "naam" in i
+        ]
+        assert "Veranderd" in names and "Nieuw" in names and "Jansen 150" not in names
+        assert any(
+            i["pk"]["S"] == "m-0008" for page in _read_everything(client, "flat", 50) for i in page["Items"]
+        )
