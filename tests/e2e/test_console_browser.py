@@ -46,14 +46,15 @@ PAGES = {
     "products": ("nav.products", "products.title"),
     "stack": ("nav.stack", "stack.title"),
     "health": ("nav.health", "health.title"),
+    "audit": ("nav.audit", "audit.title"),
     "users": ("nav.users", "users.title"),
 }
 MENUS = {
     "admin": ["overview", "exports", "generate"],
     "regio-utrecht": ["overview", "exports"],
     "staff": ["overview", "exports", "generate", "members", "products"],
-    "ops": ["overview", "stack", "health"],
-    "root": ["overview", "exports", "generate", "members", "products", "stack", "health", "users"],
+    "ops": ["overview", "stack", "health", "audit"],
+    "root": ["overview", "exports", "generate", "members", "products", "stack", "health", "audit", "users"],
     "beheer": ["overview", "users"],
 }
 # Streamlit's own English defaults that a page must replace (placeholders of its pickers).
