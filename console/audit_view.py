@@ -6,6 +6,7 @@ personal data itself; this module only turns its entries into what a privacy off
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -54,6 +55,12 @@ DETAIL_LABELS: dict[str, str] = {
     "removed": N_("audit.detail.removed"),
     "options": N_("audit.detail.options"),
 }
+# Targets the backend writes in English words rather than an id (a list page, a lookup, an export's scope).
+TARGET_WORDS: dict[str, str] = {
+    "email lookup": N_("audit.target.email_lookup"),
+    "all regions": N_("audit.target.all_regions"),
+}
+_COUNTED_MEMBERS = re.compile(r"(\d+) members")
 COLUMN_LABELS: dict[str, str] = {
     "at": N_("audit.col.at"),
     "actor": N_("audit.col.actor"),
@@ -130,6 +137,19 @@ def member_id_for(lidnummer: str, members: Sequence[dict[str, Any]]) -> str | No
     return None
 
 
+def target_text(target: Any) -> str:
+    """What an entry concerns: an id as stored; the backend's words for a list or lookup in Dutch."""
+    text = str(target or "")
+    if counted := _COUNTED_MEMBERS.fullmatch(text):
+        count = int(counted.group(1))
+        return (
+            t("audit.target.one_member")
+            if count == 1
+            else t("audit.target.members", count=formats.number(count))
+        )
+    return t(TARGET_WORDS[text]) if text in TARGET_WORDS else text
+
+
 def _value_text(value: Any) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k}: {_value_text(v)}" for k, v in value.items())
@@ -162,7 +182,7 @@ def entry_frame(entries: Sequence[dict[str, Any]], *, full: bool = False) -> pd.
             "at": formats.moment(e.get("at")),
             "actor": str(e.get("actor") or ""),
             "action": action_label(str(e.get("action") or "")),
-            "target": str(e.get("target") or ""),
+            "target": target_text(e.get("target")),
             "details": details_text(e, full=full),
             "function": str(e.get("function") or ""),
         }
@@ -196,7 +216,9 @@ def all_entries(fetch: Fetch, cap: int = CSV_CAP) -> tuple[list[dict[str, Any]],
         found.extend(page)
         if cursor is None:
             return found[:cap], len(found) > cap
-        if len(found) >= cap:
+        if len(found) > cap:
+            return found[:cap], True
+        if len(found) == cap:
             # A cursor may lead to nothing more: one small read says whether the file is really cut.
             more, _ = fetch(cursor, 1)
-            return found[:cap], bool(more)
+            return found, bool(more)

@@ -334,3 +334,34 @@ def test_wrong_password_is_refused_plainly_and_english_is_one_choice_away(
     with language("en"):
         expect(page.get_by_role("button", name=t("login.submit"))).to_be_visible()
     shot(page, "login-english")
+
+
+def test_root_filters_the_access_log_and_downloads_it_as_a_dutch_csv(
+    page: Page, console_url: str, local_stack: dict[str, Any], api: Any
+) -> None:
+    # GIVEN staff has read a member (an entry in the access log)
+    listed = api("GET", "/members", user="staff", params={"limit": 1}).json()["members"]
+    assert api("GET", f"/members/{listed[0]['member_id']}", user="staff").status_code == 200
+    # WHEN root opens the Toegangslog and filters on staff
+    sign_in(page, console_url, "root", local_stack["demo_password"])
+    open_page(page, "audit")
+    user = page.get_by_label(t("audit.user"))
+    user.fill("staff")
+    user.press("Enter")
+    expect(page.get_by_text(re.compile(r"^Pagina 1, [\d.]+ regels"))).to_be_visible()
+    no_exception(page)
+    shot(page, "root-audit-filtered")
+    # THEN the CSV made of it is a Dutch file of staff's entries only
+    page.get_by_role("button", name=t("audit.csv.prepare")).click()
+    settle(page)
+    with page.expect_download() as download:
+        page.get_by_role("button", name=re.compile(r"^CSV downloaden")).click()
+    assert download.value.suggested_filename.startswith("toegangslog-")
+    data = Path(download.value.path()).read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0] == ["Tijdstip", "Gebruiker", "Actie", "Betreft", "Details", "Functie"]
+    assert len(rows) > 1 and {r[1] for r in rows[1:]} == {"staff"}
+    assert any(r[2] == "Lid bekeken" and r[3] == listed[0]["member_id"] for r in rows[1:])
+    assert all(re.fullmatch(r"\d{2}-\d{2}-\d{4} \d{2}:\d{2}", r[0]) for r in rows[1:])
+    assert not english_on(page)

@@ -309,3 +309,54 @@ def test_an_erasure_refused_for_a_stale_version_is_said_plainly(fake: FakeApi) -
     # THEN the 409 is explained and nothing is being watched
     assert t("avg.erase.conflict") in messages(at)
     assert "avg_erase_watch" not in at.session_state
+
+
+# ---------------------------------------------------------------------------- the plain logic
+def test_the_period_is_read_in_amsterdam_days() -> None:
+    # GIVEN the period 1-12 to 1-12 (Amsterdam) WHEN the API is asked THEN the UTC day before too
+    day = date(2026, 12, 1)
+    filters = audit_view.AuditFilters(day, day)
+    assert filters.params() == {"since": "2026-11-30", "until": "2026-12-01"}
+    # AND 23:30 UTC on 30-11 is 00:30 on 1-12 in Amsterdam (kept); 23:30 UTC on 1-12 is the 2nd (dropped)
+    assert filters.keeps({"at": "2026-11-30T23:30:00+00:00"})
+    assert not filters.keeps({"at": "2026-11-30T22:30:00+00:00"})
+    assert not filters.keeps({"at": "2026-12-01T23:30:00+00:00"})
+    # AND the API's longest period is refused here first
+    assert audit_view.AuditFilters(day - timedelta(days=400), day).problem() == "audit.error.period_too_long"
+    assert audit_view.AuditFilters(day - timedelta(days=399), day).problem() is None
+
+
+def test_an_entry_reads_as_dutch_words() -> None:
+    entry = {
+        "at": "2026-12-01T10:00:00+00:00",
+        "actor": "staff",
+        "action": "member.list",
+        "target": "1200 members",
+        "member_ids": ["a", "b", "c"],
+        "regions": ["Utrecht"],
+        "expires_at": 1,
+    }
+    row = audit_view.entry_frame([entry]).iloc[0]
+    assert row["at"] == "01-12-2026 11:00"
+    assert row["action"] == "Ledenlijst bekeken" and row["target"] == "1.200 leden"
+    assert row["details"] == "leden: 3; regio's: Utrecht"
+    # AND the CSV names every member id; an action this console does not know shows its code
+    assert audit_view.details_text(entry, full=True) == "leden: a, b, c; regio's: Utrecht"
+    assert audit_view.action_label("member.teleport") == "member.teleport"
+    assert audit_view.target_text("1 members") == "1 lid"
+    assert audit_view.target_text("email lookup") == "zoeken op e-mailadres"
+
+
+def test_all_entries_follows_the_cursor_and_knows_when_it_cut() -> None:
+    pages = {None: (["e1", "e2"], "c1"), "c1": (["e3", "e4"], "c2"), "c2": ([], None)}
+    calls: list[tuple[str | None, int]] = []
+
+    def fetch(cursor: str | None, limit: int) -> tuple[list[Any], str | None]:
+        calls.append((cursor, limit))
+        return pages[cursor]
+
+    # a cap the entries fit in: all of them, not cut, though the last cursor led to an empty page
+    assert audit_view.all_entries(fetch, cap=4) == (["e1", "e2", "e3", "e4"], False)
+    assert calls[-1] == ("c2", 1)
+    # a cap below them: the newest up to the cap, cut
+    assert audit_view.all_entries(fetch, cap=3) == (["e1", "e2", "e3"], True)
