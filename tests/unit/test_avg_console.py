@@ -360,3 +360,23 @@ def test_all_entries_follows_the_cursor_and_knows_when_it_cut() -> None:
     assert calls[-1] == ("c2", 1)
     # a cap below them: the newest up to the cap, cut
     assert audit_view.all_entries(fetch, cap=3) == (["e1", "e2", "e3"], True)
+
+
+def test_a_failed_erasure_is_said_plainly_and_the_member_stays_open(fake: FakeApi) -> None:
+    # GIVEN an erase job that will fail WHEN staff confirms an erasure and the page follows it
+    fake.erase_fails = True
+    at = signed_in("staff")
+    member = open_member(at, fake, nth=4)
+    at.text_input(key=f"avg_erase_typed_{member['member_id']}").input(str(member["lidnummer"])).run()
+    button(at, "avg.erase.submit").click().run()
+    for _ in range(5):
+        if "avg_erase_watch" not in at.session_state:
+            break
+        at.run()
+    # THEN the failure and its reason are shown, and no success
+    assert "avg_erase_watch" not in at.session_state
+    failed = " ".join(str(e.value) for e in at.error)
+    assert t("avg.erase.failed", lidnummer=str(member["lidnummer"])) in failed
+    assert "could not be rewritten" in failed and not at.success
+    # AND the member is still open (nothing says it is gone)
+    assert at.selectbox(key="mem_chosen").value == member["member_id"]

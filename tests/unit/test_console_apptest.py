@@ -94,6 +94,7 @@ class FakeApi:
         self.data_export_calls: list[str] = []
         self.erase_calls: list[tuple[str, Any]] = []
         self.erasures: dict[str, dict[str, Any]] = {}
+        self.erase_fails = False  # the erase job fails at its second export
 
     def member_page(self, query: dict[str, list[str]]) -> dict[str, Any]:
         """A page as the API gives it: a filter applied per scanned chunk, so pages come out uneven."""
@@ -285,6 +286,9 @@ class FakeApi:
         if erasure["status"] in ("queued", "running"):
             erasure["exports_done"] += 1
             erasure["status"] = "running"
+            if self.erase_fails and erasure["exports_done"] == 2:
+                erasure.update(status="failed", error="export 20261125T100000Z could not be rewritten")
+                return 200, erasure
             if erasure["exports_done"] == erasure["exports_total"]:
                 erasure.update(status="done", exports_rewritten=2, exports_withdrawn=1, versions_deleted=6)
                 self.members.pop(member_id, None)
