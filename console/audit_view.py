@@ -33,6 +33,8 @@ ACTIONS: dict[str, str] = {
     "member.delete": N_("audit.action.member_delete"),
     "member.data_export": N_("audit.action.member_data_export"),
     "member.erase": N_("audit.action.member_erase"),
+    "member.erase.finished": N_("audit.action.member_erase_finished"),
+    "member.retention": N_("audit.action.member_retention"),
     "export.request": N_("audit.action.export_request"),
     "export.download": N_("audit.action.export_download"),
     "user.invite": N_("audit.action.user_invite"),
@@ -54,6 +56,19 @@ DETAIL_LABELS: dict[str, str] = {
     "added": N_("audit.detail.added"),
     "removed": N_("audit.detail.removed"),
     "options": N_("audit.detail.options"),
+    "erasure_id": N_("audit.detail.erasure_id"),
+    "mode": N_("audit.detail.mode"),
+    "retry": N_("audit.detail.retry"),
+    "status": N_("audit.detail.status"),
+    "exports_rewritten": N_("audit.detail.exports_rewritten"),
+    "exports_withdrawn": N_("audit.detail.exports_withdrawn"),
+    "versions_deleted": N_("audit.detail.versions_deleted"),
+    "error": N_("audit.detail.error"),
+    "due": N_("audit.detail.due"),
+    "cannot_tell": N_("audit.detail.cannot_tell"),
+    "erased": N_("audit.detail.erased"),
+    "failed": N_("audit.detail.failed"),
+    "exports_removed": N_("audit.detail.exports_removed"),
 }
 # Targets the backend writes in English words rather than an id (a list page, a lookup, an export's scope).
 TARGET_WORDS: dict[str, str] = {
