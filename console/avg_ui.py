@@ -124,7 +124,17 @@ def _erase(member: dict[str, Any], member_id: str) -> None:
             return
     st.session_state[WATCH_KEY] = {"member_id": member_id, "lidnummer": token, "erasure": erasure}
     st.session_state.pop(RESULT_KEY, None)
+    # The API removes the record at once; the job then does the exports. The open form would go on
+    # showing the erased data from this session, so it closes now (the progress stays at the top).
+    _close_member()
     st.rerun()
+
+
+def _close_member() -> None:
+    """Forget the opened member, its data export and the cached lists (they held the member)."""
+    for key in ("mem_chosen", "mem_loaded", DATA_EXPORT_KEY):
+        st.session_state.pop(key, None)
+    ui.forget_members()
 
 
 def _watch_erasure() -> None:
@@ -148,11 +158,7 @@ def _watch_erasure() -> None:
     if view.finished:
         st.session_state.pop(WATCH_KEY, None)
         st.session_state[RESULT_KEY] = {**watching, "erasure": erasure}
-        if not view.failed:
-            # The member's record changed or went: lists, the open record and the access log read anew.
-            for key in ("mem_chosen", "mem_loaded", DATA_EXPORT_KEY):
-                st.session_state.pop(key, None)
-            ui.forget_members()
+        _close_member()  # the lists read anew (a wiped record, or none at all)
         forget_audit()
         st.rerun(scope="app")
 
