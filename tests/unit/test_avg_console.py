@@ -342,8 +342,7 @@ def test_an_entry_reads_as_dutch_words() -> None:
     assert row["at"] == "01-12-2026 11:00"
     assert row["action"] == "Ledenlijst bekeken" and row["target"] == "1.200 leden"
     assert row["details"] == "leden: 3; regio's: Utrecht"
-    # AND the CSV names every member id; an action this console does not know shows its code
-    assert audit_view.details_text(entry, full=True) == "leden: a, b, c; regio's: Utrecht"
+    # AND an action this console does not know shows its code
     assert audit_view.action_label("member.teleport") == "member.teleport"
     assert audit_view.target_text("1 members") == "1 lid"
     assert audit_view.target_text("email lookup") == "zoeken op e-mailadres"
