@@ -144,6 +144,44 @@ class ApiClient:
     def delete_member(self, member_id: str, version: int | None = None) -> None:
         self._delete_versioned("members", member_id, version)
 
+    def member_data_export(self, member_id: str) -> dict[str, Any]:
+        """Everything held about one member (an AVG access request), as the API answers it."""
+        return dict(self.request("GET", f"/members/{quote(member_id, safe='')}/data-export") or {})
+
+    def erase_member(self, member_id: str, version: int | None = None) -> dict[str, Any]:
+        """Start erasing a member's personal data (202 with the erasure; a stale version gets 409)."""
+        headers = {"If-Match": str(version)} if version is not None else None
+        path = f"/members/{quote(member_id, safe='')}/erase"
+        return _entity(self.request("POST", path, headers=headers), "erasure")
+
+    def member_erasure(self, member_id: str) -> dict[str, Any]:
+        """The member's latest erasure (404 when none was ever asked for)."""
+        return _entity(self.request("GET", f"/members/{quote(member_id, safe='')}/erase"), "erasure")
+
+    # ------------------------------------------------------------------ access log
+    def audit(
+        self,
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        user: str | None = None,
+        action: str | None = None,
+        member: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of the access log, newest first, and the cursor of the next page (None at the end)."""
+        params = {
+            "since": since,
+            "until": until,
+            "user": user,
+            "action": action,
+            "member": member,
+            "limit": limit,
+            "cursor": cursor,
+        }
+        return _page(self.request("GET", "/audit", params=params), "entries")
+
     # ------------------------------------------------------------------ products
     def list_products(
         self, *, limit: int = 200, cursor: str | None = None, include_inactive: bool = True

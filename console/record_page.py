@@ -73,8 +73,11 @@ def choose(kind: RecordKind, record_id: str, record: Record | None = None) -> No
         st.session_state[kind.key("loaded")] = record
 
 
-def edit_section(kind: RecordKind, records: Sequence[Record]) -> None:
-    """Choose one of `records`; edit it with the version read, reload it after a conflict, delete it."""
+def edit_section(kind: RecordKind, records: Sequence[Record]) -> Record | None:
+    """Choose one of `records`; edit it with the version read, reload it after a conflict, delete it.
+
+    Returns the opened record as last read (None when none is open), for the page's own tools.
+    """
     st.subheader(kind.text("edit"))
     flash = st.session_state.pop(kind.key("flash"), None)
     if flash:
@@ -99,7 +102,7 @@ def edit_section(kind: RecordKind, records: Sequence[Record]) -> None:
         key=kind.key("chosen"),
     )
     if not chosen:
-        return
+        return None
     # The record as last read (after a reload: the current one), never the list's copy once edited.
     loaded: Record = st.session_state.get(kind.key("loaded")) or {}
     if loaded.get(kind.id_field) != chosen:
@@ -128,6 +131,7 @@ def edit_section(kind: RecordKind, records: Sequence[Record]) -> None:
             st.session_state.pop(kind.key("conflict"), None)
             st.rerun()
     _delete(kind, chosen, loaded, version)
+    return loaded
 
 
 def _save(kind: RecordKind, chosen: str, loaded: Record, version: int, values: Values, slots: Slots) -> None:

@@ -80,6 +80,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("products", N_("nav.products"), ":material/storefront:", "can_write_products"),
     PageSpec("stack", N_("nav.stack"), ":material/stacks:", "can_read_ops"),
     PageSpec("health", N_("nav.health"), ":material/monitor_heart:", "can_read_ops"),
+    PageSpec("audit", N_("nav.audit"), ":material/policy:", "can_read_ops"),
     PageSpec("users", N_("nav.users"), ":material/manage_accounts:", "can_manage_users"),
 )
 

@@ -7,10 +7,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from console import formats, members_view, ui
+from console import avg_ui, formats, members_view, ui
 from console.api_client import ApiError
 from console.i18n import t
-from console.member_model import LIDMAATSCHAPPEN, STATUSES, SUMMARY_COLUMNS, label
+from console.member_model import LIDMAATSCHAPPEN, REGIONS, STATUSES, SUMMARY_COLUMNS, label
 from console.record_form import member_body, member_inputs
 from console.record_page import RecordKind, create_section, edit_section
 
@@ -46,6 +46,8 @@ MEMBERS = RecordKind(
 )
 
 st.title(t("members.title"))
+# An erasure started here: its progress while it runs, its outcome once (the member may be gone).
+avg_ui.erasure_progress()
 
 # ------------------------------------------------------------------ search and list
 with st.container(border=True):
@@ -132,5 +134,9 @@ else:
     st.caption(t("members.click_hint"))
 
 records: list[dict[str, Any]] = list(found)
-edit_section(MEMBERS, records)
+opened = edit_section(MEMBERS, records)
+# AVG tools need Members_CRUD on the member's region (the API checks it again); every region's
+# writers also reach records whose regio is missing.
+if opened is not None and (access.regions == REGIONS or opened.get("regio") in access.regions):
+    avg_ui.member_section(opened)
 create_section(MEMBERS)

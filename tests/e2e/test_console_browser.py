@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -46,14 +47,15 @@ PAGES = {
     "products": ("nav.products", "products.title"),
     "stack": ("nav.stack", "stack.title"),
     "health": ("nav.health", "health.title"),
+    "audit": ("nav.audit", "audit.title"),
     "users": ("nav.users", "users.title"),
 }
 MENUS = {
     "admin": ["overview", "exports", "generate"],
     "regio-utrecht": ["overview", "exports"],
     "staff": ["overview", "exports", "generate", "members", "products"],
-    "ops": ["overview", "stack", "health"],
-    "root": ["overview", "exports", "generate", "members", "products", "stack", "health", "users"],
+    "ops": ["overview", "stack", "health", "audit"],
+    "root": ["overview", "exports", "generate", "members", "products", "stack", "health", "audit", "users"],
     "beheer": ["overview", "users"],
 }
 # Streamlit's own English defaults that a page must replace (placeholders of its pickers).
@@ -333,3 +335,86 @@ def test_wrong_password_is_refused_plainly_and_english_is_one_choice_away(
     with language("en"):
         expect(page.get_by_role("button", name=t("login.submit"))).to_be_visible()
     shot(page, "login-english")
+
+
+def test_root_filters_the_access_log_and_downloads_it_as_a_dutch_csv(
+    page: Page, console_url: str, local_stack: dict[str, Any], api: Any
+) -> None:
+    # GIVEN staff has read a member (an entry in the access log)
+    listed = api("GET", "/members", user="staff", params={"limit": 1}).json()["members"]
+    assert api("GET", f"/members/{listed[0]['member_id']}", user="staff").status_code == 200
+    # WHEN root opens the Toegangslog and filters on staff
+    sign_in(page, console_url, "root", local_stack["demo_password"])
+    open_page(page, "audit")
+    user = page.get_by_label(t("audit.user"))
+    user.fill("staff")
+    user.press("Enter")
+    expect(page.get_by_text(re.compile(r"^Pagina 1, [\d.]+ regels"))).to_be_visible()
+    no_exception(page)
+    shot(page, "root-audit-filtered")
+    # THEN the CSV made of it is a Dutch file of staff's entries only
+    page.get_by_role("button", name=t("audit.csv.prepare")).click()
+    settle(page)
+    with page.expect_download() as download:
+        page.get_by_role("button", name=re.compile(r"^CSV downloaden")).click()
+    assert download.value.suggested_filename.startswith("toegangslog-")
+    data = Path(download.value.path()).read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0] == ["Tijdstip", "Gebruiker", "Actie", "Betreft", "Details", "Functie"]
+    assert len(rows) > 1 and {r[1] for r in rows[1:]} == {"staff"}
+    assert any(r[2] == "Lid bekeken" and r[3] == listed[0]["member_id"] for r in rows[1:])
+    assert all(re.fullmatch(r"\d{2}-\d{2}-\d{4} \d{2}:\d{2}", r[0]) for r in rows[1:])
+    assert not english_on(page)
+
+
+def test_staff_downloads_a_member_s_data_and_a_wrong_lidnummer_erases_nothing(
+    page: Page, console_url: str, local_stack: dict[str, Any], api: Any
+) -> None:
+    # GIVEN a member staff can find by lidnummer
+    created = api(
+        "POST",
+        "/members",
+        user="staff",
+        json={
+            "voornaam": "Avg",
+            "achternaam": "Browserproef",
+            "email": f"avg-{time.time_ns()}@example.org",
+            "regio": "Utrecht",
+        },
+    )
+    assert created.status_code == 201, created.text
+    member = created.json()
+    try:
+        sign_in(page, console_url, "staff", local_stack["demo_password"])
+        open_page(page, "members")
+        search = page.get_by_label(t("filter.search"))
+        search.fill(str(member["lidnummer"]))
+        search.press("Enter")
+        expect(page.get_by_text(re.compile(r"· 1 leden gevonden$"))).to_be_visible()
+        settle(page)
+        grid = page.get_by_test_id("stDataFrame").first.bounding_box()
+        assert grid is not None
+        page.mouse.click(grid["x"] + 16, grid["y"] + 36 + 17)  # the first row's selection cell
+        # WHEN staff requests the member's data THEN a JSON file named by lidnummer holds the record
+        page.get_by_text(t("avg.data_export.title")).click()
+        page.get_by_role("button", name=t("avg.data_export.fetch")).click()
+        with page.expect_download() as download:
+            page.get_by_role("button", name=t("avg.data_export.download")).click()
+        assert download.value.suggested_filename == f"avg-gegevens-lid-{member['lidnummer']}.json"
+        held = json.loads(Path(download.value.path()).read_bytes())
+        assert held["record"]["achternaam"] == "Browserproef"
+        # WHEN a wrong lidnummer is typed to erase THEN the page says nothing was erased
+        page.get_by_text(t("avg.erase.title")).click()
+        typed = page.get_by_label(t("avg.erase.type_lidnummer", lidnummer=member["lidnummer"]))
+        typed.fill(str(member["lidnummer"] + 1))
+        typed.press("Enter")
+        settle(page)
+        page.get_by_role("button", name=t("avg.erase.submit")).click()
+        expect(page.get_by_text(t("avg.erase.wrong_lidnummer"))).to_be_visible()
+        no_exception(page)
+        assert not english_on(page)
+        shot(page, "staff-member-avg")
+        assert api("GET", f"/members/{member['member_id']}", user="staff").status_code == 200
+    finally:
+        api("DELETE", f"/members/{member['member_id']}", user="staff")

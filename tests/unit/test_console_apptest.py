@@ -14,6 +14,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,7 @@ EXPECTED = {
     "admin": {"overview", "exports", "generate"},
     "regio-utrecht": {"overview", "exports"},
     "staff": {"overview", "exports", "generate", "members", "products"},
-    "ops": {"overview", "stack", "health"},
+    "ops": {"overview", "stack", "health", "audit"},
     "root": {p.key for p in PAGES},
     "beheer": {"overview", "users"},
 }
@@ -88,6 +89,12 @@ class FakeApi:
         ]
         self.base = ""
         self.created: list[dict[str, Any]] = []
+        self.audit_entries = _audit_entries(list(self.members))
+        self.audit_calls: list[dict[str, list[str]]] = []
+        self.data_export_calls: list[str] = []
+        self.erase_calls: list[tuple[str, Any]] = []
+        self.erasures: dict[str, dict[str, Any]] = {}
+        self.erase_fails = False  # the erase job fails at its second export
 
     def member_page(self, query: dict[str, list[str]]) -> dict[str, Any]:
         """A page as the API gives it: a filter applied per scanned chunk, so pages come out uneven."""
@@ -96,7 +103,9 @@ class FakeApi:
         limit = int(query.get("limit", ["50"])[0])
         chunk = items[start : start + limit]
         q = query.get("q", [""])[0].lower()
-        if q:
+        if q.isdigit():  # a lidnummer search, as the API does it
+            chunk = [m for m in chunk if str(m.get("lidnummer")) == q]
+        elif q:
             chunk = [m for m in chunk if q in f"{m.get('voornaam')} {m.get('achternaam')}".lower()]
         if query.get("regio"):
             chunk = [m for m in chunk if m.get("regio") == query["regio"][0]]
@@ -182,6 +191,21 @@ class FakeApi:
             return 201, member
         if path == "/products":
             return 200, {"products": list(self.products.values()), "next_cursor": None}
+        if path == "/audit":
+            if not {"System_Logs_Read", "System_CRUD"} & groups:
+                return 403, {"error": {"code": "forbidden", "message": "ops only", "details": None}}
+            self.audit_calls.append(query)
+            return 200, _audit_page(self.audit_entries, query)
+        if m := re.fullmatch(r"/members/([^/]+)/data-export", path):
+            self.data_export_calls.append(m.group(1))
+            member = self.members[m.group(1)]
+            history = [e for e in self.audit_entries if e["target"] == m.group(1)]
+            exports = [
+                {"export_id": NEW_EXPORT, "created_at": "2026-11-25T10:00:00+00:00", "holds_member": True}
+            ]
+            return 200, {"member_id": m.group(1), "record": member, "history": history, "exports": exports}
+        if m := re.fullmatch(r"/members/([^/]+)/erase", path):
+            return self.erase(method, m.group(1), if_match)
         if m := re.fullmatch(r"/(members|products)/(.+)", path):
             records = self.members if m.group(1) == "members" else self.products
             record = records[m.group(2)]
@@ -233,6 +257,92 @@ class FakeApi:
                 ]
             }
         return 403, {"error": {"code": "MISSING_AUTHENTICATION_TOKEN", "message": "Missing", "details": None}}
+
+    def erase(self, method: str, member_id: str, if_match: Any) -> tuple[int, Any]:
+        """The erase contract: POST starts a job (202); each GET sees it further, done after three exports."""
+        if method == "POST":
+            self.erase_calls.append((member_id, if_match))
+            if if_match is not None and int(if_match) != self.members[member_id]["version"]:
+                return 409, {"error": {"code": "version_conflict", "message": "stale", "details": None}}
+            self.erasures[member_id] = {
+                "erasure_id": f"er-{member_id}",
+                "member_id": member_id,
+                "mode": "delete",
+                "status": "queued",
+                "requested_by": "staff",
+                "requested_at": "2026-11-25T12:00:00+00:00",
+                "finished_at": None,
+                "exports_total": 3,
+                "exports_done": 0,
+                "exports_rewritten": 0,
+                "exports_withdrawn": 0,
+                "versions_deleted": 0,
+                "error": None,
+            }
+            return 202, self.erasures[member_id]
+        erasure = self.erasures.get(member_id)
+        if erasure is None:
+            return 404, {"error": {"code": "not_found", "message": "no erasure", "details": None}}
+        if erasure["status"] in ("queued", "running"):
+            erasure["exports_done"] += 1
+            erasure["status"] = "running"
+            if self.erase_fails and erasure["exports_done"] == 2:
+                erasure.update(status="failed", error="export 20261125T100000Z could not be rewritten")
+                return 200, erasure
+            if erasure["exports_done"] == erasure["exports_total"]:
+                erasure.update(status="done", exports_rewritten=2, exports_withdrawn=1, versions_deleted=6)
+                self.members.pop(member_id, None)
+        return 200, erasure
+
+
+AUDIT_ACTIONS = ("member.read", "export.download", "member.update", "user.invite")
+AUDIT_ACTORS = ("admin", "staff", "root")
+
+
+def _audit_entries(member_ids: list[str]) -> list[dict[str, Any]]:
+    """Access-log entries as the API stores them, one an hour for five days back, newest first, and
+    one from three weeks ago (outside the default period)."""
+    now = datetime.now(UTC).replace(minute=30, second=0, microsecond=0)
+    moments = [now - timedelta(hours=i) for i in range(120)] + [now - timedelta(days=21)]
+    entries = []
+    for i, at in enumerate(moments):
+        action = AUDIT_ACTIONS[i % len(AUDIT_ACTIONS)]
+        target = {"export.download": NEW_EXPORT, "user.invite": "anna"}.get(action, member_ids[i % 7])
+        entry = {
+            "day": at.strftime("%Y-%m-%d"),
+            "entry": f"{at.isoformat(timespec='milliseconds')}#{i:012x}",
+            "at": at.isoformat(timespec="seconds"),
+            "actor": AUDIT_ACTORS[i % len(AUDIT_ACTORS)],
+            "action": action,
+            "target": target,
+            "function": "MembersFunction",
+            "expires_at": 1_900_000_000,
+        }
+        if action == "export.download":
+            entry.update(regions=["Utrecht", "Limburg"], rows=400, function="DownloadParquetFunction")
+        if action == "member.update":
+            entry["fields"] = ["=cmd|' /C calc'!A0", "telefoon"]  # a formula-like text must stay inert
+        entries.append(entry)
+    return entries
+
+
+def _audit_page(entries: list[dict[str, Any]], query: dict[str, list[str]]) -> dict[str, Any]:
+    """GET /audit: the period (default last seven days), user, action, member; offset cursors."""
+    one = {k: v[0] for k, v in query.items()}
+    today = datetime.now(UTC).date()
+    until = one.get("until", today.isoformat())
+    since = one.get("since", (date.fromisoformat(until) - timedelta(days=6)).isoformat())
+    found = [
+        e
+        for e in entries
+        if since <= e["day"] <= until
+        and one.get("user", e["actor"]) == e["actor"]
+        and one.get("action", e["action"]) == e["action"]
+        and one.get("member", e["target"]) == e["target"]
+    ]
+    start, limit = int(one.get("cursor", "0")), int(one.get("limit", "100"))
+    more = start + limit < len(found)
+    return {"entries": found[start : start + limit], "next_cursor": str(start + limit) if more else None}
 
 
 def _user_view(username: str, groups: list[str], enabled: bool = True) -> dict[str, Any]:
@@ -801,6 +911,7 @@ PAGE_TITLES = {
     "products": "products.title",
     "stack": "stack.title",
     "health": "health.title",
+    "audit": "audit.title",
     "users": "users.title",
 }
 

@@ -48,8 +48,8 @@ EXPECTED_PAGES = {
     "admin": ["overview", "exports", "generate"],
     "regio-utrecht": ["overview", "exports"],
     "staff": ["overview", "exports", "generate", "members", "products"],
-    "ops": ["overview", "stack", "health"],
-    "root": ["overview", "exports", "generate", "members", "products", "stack", "health", "users"],
+    "ops": ["overview", "stack", "health", "audit"],
+    "root": ["overview", "exports", "generate", "members", "products", "stack", "health", "audit", "users"],
     "beheer": ["overview", "users"],
 }
 
