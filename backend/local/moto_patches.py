@@ -189,7 +189,7 @@ USER_DISABLED_MESSAGE = "User is disabled."
 
 
 def install_cognito_refresh_checks() -> None:
-    """Refuse REFRESH_TOKEN_AUTH for a disabled user, as Cognito does (idempotent)."""
+    """Refuse a disabled user's refresh; GlobalSignOut without a signature (idempotent)."""
     from moto.cognitoidp.exceptions import NotAuthorizedError
     from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUserPool
 
@@ -238,6 +238,23 @@ def install_cognito_refresh_checks() -> None:
         refuse_disabled(self, client_id, str(auth_flow), auth_parameters)
         return original_admin_initiate(self, user_pool_id, client_id, auth_flow, auth_parameters)
 
+    # GlobalSignOut is authorized by the access token alone (no SigV4), like InitiateAuth: moto
+    # answers it from the region of the request's signature, which an unsigned request does not
+    # have (moto then looks in us-east-1 and answers NotAuthorized for every eu-west-1 token). AWS
+    # serves it at the pool's regional endpoint; find the pool by the token, as moto's
+    # region-agnostic backend already does for GetUser. (In-process mock mode takes the region
+    # from the AWS host name, so only a server can show the gap: tests/e2e/test_console_session.py
+    # replays a signed-out user's cookie against the local stack.)
+    from moto.cognitoidp.responses import CognitoIdpResponse
+    from moto.core.responses import EmptyResult
+
+    def global_sign_out(self: Any) -> Any:
+        access_token = self._get_param("AccessToken")
+        agnostic = self._get_region_agnostic_backend()
+        agnostic._find_backend_by_access_token(access_token).global_sign_out(access_token)
+        return EmptyResult()
+
+    CognitoIdpResponse.global_sign_out = global_sign_out  # type: ignore[method-assign]
     CognitoIdpUserPool.sign_out = sign_out_remembering_owners  # type: ignore[method-assign]
     CognitoIdpBackend.initiate_auth = initiate_auth  # type: ignore[method-assign]
     CognitoIdpBackend.admin_initiate_auth = admin_initiate_auth  # type: ignore[method-assign]
