@@ -243,4 +243,3 @@ def test_a_global_sign_out_revokes_the_refresh_token(cognito_user: Any) -> None:
     idp.global_sign_out(AccessToken=access)
     # THEN their refresh token is refused as revoked (not as disabled: they are enabled)
     assert "revoked" in _refused(idp, client_id, refresh)
-
