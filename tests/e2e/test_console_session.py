@@ -22,7 +22,7 @@ from backend.local.up import console_command, console_env
 from console.i18n import t
 from console.session import COOKIE_NAME, ROUTE
 from tests.conftest import REPO_ROOT, free_port
-from tests.e2e.test_console_browser import PAGES, browser, console_url, open_page, settle
+from tests.e2e.test_console_browser import PAGES, browser, console_url, open_page, settle, shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 __all__ = ["browser", "console_url"]  # fixtures, imported for pytest
@@ -74,6 +74,7 @@ def test_reload_and_deep_link_keep_the_session_which_scripts_cannot_read_and_sig
     # GIVEN regio-utrecht signed in, on Exports
     page = context.new_page()
     sign_in_and_keep(page, console_url, "regio-utrecht", local_stack["demo_password"])
+    shot(page, "session-signed-in")  # the cookie's frame is still on the page: it takes no room
     open_page(page, "exports")
     # THEN the session cookie is HttpOnly, SameSite=Strict, for the whole console, and not Secure
     # over plain HTTP; no page script can see it, and no token is in the URL or the page's storage
