@@ -136,9 +136,9 @@ def _resume_from_cookie() -> Tokens | None:
         tokens = cognito_login().resume(record.username, record.refresh_token)
     except LoginError as err:
         if err.kind in TRANSIENT_KINDS:
+            # The session may be fine once Cognito answers: keep the cookie; a reload tries again
+            # (not every run, or each run of the sign-in page would wait for Cognito's timeouts).
             st.session_state[NOTICE_KEY] = login_message(err)
-            # Look again at the next run: the session may be fine once Cognito answers.
-            st.session_state[COOKIE_CHECKED_KEY] = False
             return None
         sign_out(session_end_message(err))
         return None

@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 
 from backend.local import moto_patches
 from console import session, ui
+from console.auth import Tokens
 from console.i18n import t
 from console.session import SessionCodec, SessionRecord
 from tests.unit.test_console_apptest import APP, FakeApi, fake_api, page_keys
@@ -136,3 +137,21 @@ def test_an_unreachable_cognito_keeps_the_cookie(
     assert page_keys(at) == {"login"}
     assert t("login.error.unreachable") in _texts(at)
     assert ui.COOKIE_TICKET_KEY not in at.session_state
+
+
+def test_a_refresh_during_the_session_that_fails_signs_out_saying_why(
+    pool: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a signed-in session whose ID token is about to expire (it is refreshed before each use)
+    at = _browser_sends(monkeypatch, _cookie(pool))
+    tokens = at.session_state[ui.TOKENS_KEY]
+    at.session_state[ui.TOKENS_KEY] = Tokens(
+        tokens.id_token, tokens.access_token, tokens.refresh_token, time.time() + 60, tokens.username
+    )
+    # WHEN an administrator disables the user and the page runs again
+    pool["idp"].admin_disable_user(UserPoolId=pool["pool"], Username="lezer")
+    at = at.run()
+    # THEN the refresh fails, the user is at the sign-in page with the reason, and the cookie goes
+    assert page_keys(at) == {"login"}
+    assert t("session.ended.disabled") in _texts(at)
+    assert _clearing_ticket_pending(at)
