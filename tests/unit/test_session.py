@@ -8,6 +8,7 @@ import json as jsonlib
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -274,3 +275,15 @@ def test_a_failed_refresh_says_why(message: str, kind: str, shown: str) -> None:
 def test_the_disabled_message_says_so_in_dutch() -> None:
     assert "uitgeschakeld" in t("session.ended.disabled")
     assert "opnieuw aan" in t("session.ended.revoked")
+
+
+def test_the_local_stack_keeps_one_private_key_per_state_folder(tmp_path: Path) -> None:
+    from backend.local.up import session_secret
+
+    # GIVEN a new state folder WHEN the console's key is asked for twice THEN it is made once, kept 0600
+    first = session_secret(tmp_path)
+    assert len(first) >= session.MIN_SECRET_LENGTH and session_secret(tmp_path) == first
+    assert (tmp_path / "session-secret").stat().st_mode & 0o777 == 0o600
+    # AND a key too short to use is replaced
+    (tmp_path / "session-secret").write_text("kort\n")
+    assert len(session_secret(tmp_path)) >= session.MIN_SECRET_LENGTH
