@@ -153,11 +153,16 @@ def current_tokens() -> Tokens | None:
         return _resume_from_cookie()
     if tokens.needs_refresh():
         try:
-            tokens = cognito_login().refresh(tokens)
+            refreshed = cognito_login().refresh(tokens)
         except LoginError as err:
             sign_out(session_end_message(err))
             return None
-        st.session_state[TOKENS_KEY] = tokens
+        st.session_state[TOKENS_KEY] = refreshed
+        if refreshed.refresh_token != tokens.refresh_token:
+            # A pool that rotates refresh tokens: the cookie must carry the new one, whose life
+            # starts now.
+            _post_cookie(session.SessionRecord(refreshed.username, refreshed.refresh_token, time.time()))
+        tokens = refreshed
     return tokens
 
 
@@ -188,7 +193,8 @@ def sign_in(tokens: Tokens) -> None:
     st.session_state[TOKENS_KEY] = tokens
     for key in (NOTICE_KEY, STEP_KEY, *SECRET_INPUTS):
         st.session_state.pop(key, None)
-    _post_cookie(session.SessionRecord(tokens.username, tokens.refresh_token, time.time()))
+    if tokens.refresh_token:
+        _post_cookie(session.SessionRecord(tokens.username, tokens.refresh_token, time.time()))
 
 
 def sign_out(notice: str | None = None, everywhere: bool = False) -> None:
