@@ -13,12 +13,13 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from moto import mock_aws
 from streamlit.testing.v1 import AppTest
 
 from backend.local import moto_patches
 from console import session, ui
-from console.auth import Tokens
+from console.auth import CognitoLogin, CognitoSettings, Tokens
 from console.i18n import t
 from console.session import SessionCodec, SessionRecord
 from tests.unit.test_console_apptest import APP, FakeApi, fake_api, page_keys
@@ -155,3 +156,29 @@ def test_a_refresh_during_the_session_that_fails_signs_out_saying_why(
     assert page_keys(at) == {"login"}
     assert t("session.ended.disabled") in _texts(at)
     assert _clearing_ticket_pending(at)
+
+
+def test_a_rotated_refresh_token_is_carried_into_the_cookie(
+    pool: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a session about to refresh, against a pool that rotates refresh tokens (moto does not:
+    # Cognito's answer is stubbed, the console's code is not)
+    at = _browser_sends(monkeypatch, _cookie(pool))
+    tokens = at.session_state[ui.TOKENS_KEY]
+    at.session_state[ui.TOKENS_KEY] = Tokens(
+        tokens.id_token, tokens.access_token, tokens.refresh_token, time.time() + 60, tokens.username
+    )
+    client = boto3.client("cognito-idp", region_name="eu-west-1")
+    login = CognitoLogin(CognitoSettings.from_env(), client=client)
+    monkeypatch.setattr(ui, "cognito_login", lambda: login)
+    answer = {"IdToken": tokens.id_token, "AccessToken": "access-2", "RefreshToken": "refresh-2"}
+    with Stubber(client) as stub:
+        stub.add_response("initiate_auth", {"AuthenticationResult": answer})
+        # WHEN the page runs and the tokens are refreshed
+        at = at.run()
+    # THEN the page is asked to set a cookie holding the new refresh token
+    ticket = at.session_state[ui.COOKIE_TICKET_KEY]
+    redeemed = session.TICKETS.redeem(ticket)
+    assert redeemed is not None and redeemed.cookie is not None
+    record = SessionCodec(SECRET).open(redeemed.cookie)
+    assert record is not None and record.refresh_token == "refresh-2" and record.username == "lezer"
