@@ -141,6 +141,12 @@ def _login_error(err: ClientError) -> LoginError:
     """Cognito's error as a plain message; Cognito's own text is never shown."""
     code = err.response.get("Error", {}).get("Code", "")
     text = str(err.response.get("Error", {}).get("Message", "")).lower()
+    revoked = "refresh token has been revoked" in text or "invalid refresh" in text
+    if code == "NotAuthorizedException" and revoked:
+        # A global sign-out (ours, or the API's after a change of groups) or another pool's token.
+        return LoginError("revoked", "Your access has changed or was revoked; sign in again.")
+    if code == "NotAuthorizedException" and "refresh token has expired" in text:
+        return LoginError("expired", "Your session has expired; sign in again.")
     if code == "NotAuthorizedException" and "temporary password has expired" in text:
         return LoginError(
             "temporary_expired", "The temporary password has expired; ask an administrator for a new one."
@@ -310,6 +316,20 @@ class CognitoLogin:
             refresh_token=auth.get("RefreshToken") or tokens.refresh_token,
             expires_at=_expiry(claims, auth),
         )
+
+    def sign_out_everywhere(self, tokens: Tokens) -> None:
+        """Cognito GlobalSignOut: every refresh token of the user is revoked (all browsers)."""
+        if tokens.access_token:
+            self._call("global_sign_out", AccessToken=tokens.access_token)
+
+    def resume(self, username: str, refresh_token: str) -> Tokens:
+        """Fresh tokens for a session kept in the session cookie (REFRESH_TOKEN_AUTH)."""
+        tokens = self.refresh(
+            Tokens(id_token="", access_token="", refresh_token=refresh_token, expires_at=0, username=username)
+        )
+        # The ID token names the user; the cookie's name is only a fallback.
+        named = id_token_claims(tokens.id_token).get("cognito:username")
+        return replace(tokens, username=str(named or username))
 
 
 def _expiry(claims: dict[str, Any], auth: dict[str, Any]) -> float:

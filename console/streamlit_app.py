@@ -23,6 +23,8 @@ st.set_page_config(page_title=t("app.title"), page_icon=":material/two_wheeler:"
 st.set_option("client.toolbarMode", "minimal")
 
 ui.language_choice()
+# A new session (reload, deep link, restart) resumes from the session cookie here, before the
+# pages are chosen, so the page the URL asks for is among them.
 tokens = ui.current_tokens()
 if tokens is None:
     page = st.navigation(
@@ -40,6 +42,8 @@ else:
     with st.sidebar:
         st.caption(t("sidebar.signed_in_as", user=formats.md_escape(tokens.username)))
         if st.button(t("sidebar.sign_out"), icon=":material/logout:", key="sign_out"):
-            ui.sign_out(t("auth.signed_out"))
+            ui.sign_out(t("auth.signed_out"), everywhere=True)
             st.rerun()
+with st.sidebar:
+    ui.sync_session_cookie()
 page.run()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import time
 from collections.abc import Callable
@@ -12,7 +13,7 @@ import pandas as pd
 import requests
 import streamlit as st
 
-from console import exports_view, i18n, ops_view
+from console import exports_view, i18n, ops_view, session
 from console.api_client import ApiClient, ApiError, api_url_from_env, fetch_presigned
 from console.auth import CognitoLogin, CognitoSettings, LoginError, Tokens
 from console.i18n import N_, t
@@ -22,10 +23,24 @@ TOKENS_KEY = "tokens"
 NOTICE_KEY = "auth_notice"
 # The sign-in step in progress (console.auth.Challenge): server-side session state only.
 STEP_KEY = "login_step"
+# The session cookie's ticket the page still has to post (console/session.py), and whether this
+# Streamlit session has already looked at the cookie its browser sent when it connected.
+COOKIE_TICKET_KEY = "session_cookie_ticket"
+COOKIE_CHECKED_KEY = "session_cookie_checked"
 # Failures after which the step cannot be answered any more: back to the username form.
 RESTART_KINDS = frozenset({"step_expired", "temporary_expired", "disabled", "locked"})
-# Kept across a sign-out: the language belongs to the person at this browser, not to the session.
-KEEP_ON_SIGN_OUT = frozenset({i18n.LANGUAGE_KEY})
+# Kept across a sign-out: the language belongs to the person at this browser, not to the session;
+# the cookie was read once (a cookie sent at connection time must not sign the user in again), and
+# the ticket that expires it must still be posted.
+KEEP_ON_SIGN_OUT = frozenset({i18n.LANGUAGE_KEY, COOKIE_CHECKED_KEY, COOKIE_TICKET_KEY})
+# A session that could not be resumed from its cookie, by reason (console.auth.LoginError.kind).
+SESSION_END_MESSAGES: dict[str, str] = {
+    "disabled": N_("session.ended.disabled"),
+    "revoked": N_("session.ended.revoked"),
+    "expired": N_("session.ended.expired"),
+}
+# Failures that say nothing about the session (Cognito unreachable): the cookie is kept for later.
+TRANSIENT_KINDS = frozenset({"unreachable", "throttled", "unavailable"})
 # A login failure's kind (console.auth.LoginError.kind) → the message shown.
 LOGIN_MESSAGES: dict[str, str] = {
     "wrong_password": N_("login.error.wrong_password"),
@@ -41,6 +56,7 @@ LOGIN_MESSAGES: dict[str, str] = {
     "unreachable": N_("login.error.unreachable"),
     "challenge": N_("login.error.challenge"),
     "expired": N_("login.error.expired"),
+    "revoked": N_("login.error.revoked"),
     "unavailable": N_("login.error.unavailable"),
 }
 LANGUAGE_NAMES: dict[str, str] = {"nl": "Nederlands", "en": "English"}
@@ -85,18 +101,68 @@ def cognito_login() -> CognitoLogin:
     return CognitoLogin(CognitoSettings.from_env())
 
 
+def session_end_message(err: LoginError) -> str:
+    """Why a signed-in session ended, in the user's language."""
+    key = SESSION_END_MESSAGES.get(err.kind)
+    return t(key) if key else login_message(err)
+
+
+@st.cache_resource
+def session_codec() -> session.SessionCodec:
+    """The session cookie's codec (its key from HDCN_SESSION_SECRET), one per process."""
+    return session.SessionCodec.from_env()
+
+
+def session_cookie_value() -> str | None:
+    """The session cookie the browser sent when this Streamlit session connected (HttpOnly: only here)."""
+    value = st.context.cookies.get(session.COOKIE_NAME)
+    return str(value) if value else None
+
+
+def _resume_from_cookie() -> Tokens | None:
+    """A new Streamlit session (reload, deep link, restart): the cookie's session, refreshed, or None."""
+    if st.session_state.get(COOKIE_CHECKED_KEY):
+        return None
+    st.session_state[COOKIE_CHECKED_KEY] = True
+    value = session_cookie_value()
+    if not value:
+        return None
+    record = session_codec().open(value)
+    if record is None:
+        # Altered, sealed with another key, or older than the refresh token: forget it quietly.
+        _post_cookie(None)
+        return None
+    try:
+        tokens = cognito_login().resume(record.username, record.refresh_token)
+    except LoginError as err:
+        if err.kind in TRANSIENT_KINDS:
+            # The session may be fine once Cognito answers: keep the cookie; a reload tries again
+            # (not every run, or each run of the sign-in page would wait for Cognito's timeouts).
+            st.session_state[NOTICE_KEY] = login_message(err)
+            return None
+        sign_out(session_end_message(err))
+        return None
+    st.session_state[TOKENS_KEY] = tokens
+    return tokens
+
+
 def current_tokens() -> Tokens | None:
-    """The signed-in user's tokens, refreshed when the ID token is about to expire."""
+    """The signed-in user's tokens (resumed from the session cookie), refreshed before they expire."""
     tokens: Tokens | None = st.session_state.get(TOKENS_KEY)
     if tokens is None:
-        return None
+        return _resume_from_cookie()
     if tokens.needs_refresh():
         try:
-            tokens = cognito_login().refresh(tokens)
+            refreshed = cognito_login().refresh(tokens)
         except LoginError as err:
-            sign_out(login_message(err))
+            sign_out(session_end_message(err))
             return None
-        st.session_state[TOKENS_KEY] = tokens
+        st.session_state[TOKENS_KEY] = refreshed
+        if refreshed.refresh_token != tokens.refresh_token:
+            # A pool that rotates refresh tokens: the cookie must carry the new one, whose life
+            # starts now.
+            _post_cookie(session.SessionRecord(refreshed.username, refreshed.refresh_token, time.time()))
+        tokens = refreshed
     return tokens
 
 
@@ -104,19 +170,50 @@ def current_tokens() -> Tokens | None:
 SECRET_INPUTS = ("login_password", "new_password_1", "new_password_2", "mfa_setup_code", "mfa_code")
 
 
+def _post_cookie(record: session.SessionRecord | None) -> None:
+    """Have the page set the session cookie for `record` (None: expire it) through a ticket."""
+    codec = session_codec()
+    value = codec.seal(record) if record is not None else None
+    st.session_state[COOKIE_TICKET_KEY] = session.TICKETS.issue(value, codec.max_age)
+
+
+def sync_session_cookie() -> None:
+    """Post the pending ticket from the page (an invisible same-origin iframe) until it is redeemed."""
+    ticket: str | None = st.session_state.get(COOKIE_TICKET_KEY)
+    if not ticket:
+        return
+    if session.TICKETS.was_redeemed(ticket):
+        del st.session_state[COOKIE_TICKET_KEY]
+        return
+    # Same content at every run until redeemed, so Streamlit keeps the frame instead of reloading it.
+    st.iframe(session.poster_html(ticket), height=1, alt=t("session.frame"))
+
+
 def sign_in(tokens: Tokens) -> None:
     st.session_state[TOKENS_KEY] = tokens
     for key in (NOTICE_KEY, STEP_KEY, *SECRET_INPUTS):
         st.session_state.pop(key, None)
+    if tokens.refresh_token:
+        _post_cookie(session.SessionRecord(tokens.username, tokens.refresh_token, time.time()))
 
 
-def sign_out(notice: str | None = None) -> None:
-    """Forget the tokens and everything this user chose (their caches expire on their own)."""
+def sign_out(notice: str | None = None, everywhere: bool = False) -> None:
+    """Forget the tokens, this user's choices and the session cookie (everywhere: Cognito too).
+
+    `everywhere` is the user's own sign-out: Cognito's GlobalSignOut revokes every refresh token
+    of theirs, so a copy of the cookie, another browser or another tab is signed out as well.
+    """
+    tokens: Tokens | None = st.session_state.get(TOKENS_KEY)
+    if everywhere and tokens is not None:
+        # Already revoked or Cognito unreachable: this browser is signed out regardless.
+        with contextlib.suppress(LoginError):
+            cognito_login().sign_out_everywhere(tokens)
     for key in list(st.session_state.keys()):
         if key not in KEEP_ON_SIGN_OUT:
             del st.session_state[key]
     if notice:
         st.session_state[NOTICE_KEY] = notice
+    _post_cookie(None)
 
 
 def access() -> Access:

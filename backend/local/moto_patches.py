@@ -1,4 +1,6 @@
-"""Fixes for gaps of moto's DynamoDB that real DynamoDB does not have, applied to the in-process moto server.
+"""Fixes for gaps of moto's DynamoDB and Cognito that the real services do not have, applied in-process.
+
+Cognito: see `install_cognito_refresh_checks` at the end (a disabled user's refresh is refused).
 
 moto's threaded server runs every request on its own thread against one in-memory
 backend without any locking. Real DynamoDB applies each request atomically: a
@@ -115,6 +117,7 @@ def install() -> None:
     DynamoHandler.transact_write_items = transact_write_items_idempotently  # type: ignore[method-assign]
     install_fast_item_serialization()
     install_fast_table_reads()
+    install_cognito_refresh_checks()
     _installed = True
 
 
@@ -475,3 +478,87 @@ def install_fast_table_reads() -> None:
     Table.put_item = put_item  # type: ignore[method-assign]
     Table.delete_item = delete_item  # type: ignore[method-assign]
     Table._hdcn_fast_reads = True  # type: ignore[attr-defined]
+
+
+# Cognito: a disabled user's refresh token is refused. AWS documents that AdminDisableUser
+# "deactivates a user and revokes all access tokens for the user. A deactivated user can't sign
+# in", and answers a disabled user's InitiateAuth with NotAuthorizedException "User is disabled.".
+# moto 5.2 checks `enabled` for the password flows only: REFRESH_TOKEN_AUTH kept handing a disabled
+# user new tokens. Our disable also signs the user out globally, and moto's sign-out forgets whose
+# token it revoked, so the owner of each revoked token is remembered here to tell "disabled" from
+# "revoked" (the console shows a different message for each). tests/unit/test_moto_patches.py.
+REFRESH_FLOWS = frozenset({"REFRESH_TOKEN_AUTH", "REFRESH_TOKEN"})
+USER_DISABLED_MESSAGE = "User is disabled."
+
+
+def install_cognito_refresh_checks() -> None:
+    """Refuse a disabled user's refresh; GlobalSignOut without a signature (idempotent)."""
+    from moto.cognitoidp.exceptions import NotAuthorizedError
+    from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUserPool
+
+    if getattr(CognitoIdpBackend, "_hdcn_refresh_checks", False):
+        return
+    original_sign_out = CognitoIdpUserPool.sign_out
+
+    @functools.wraps(original_sign_out)
+    def sign_out_remembering_owners(self: Any, username: str) -> None:
+        owners: dict[str, str] = self.__dict__.setdefault("_hdcn_revoked_owners", {})
+        for token, entry in list(self.refresh_tokens.items()):
+            if entry is not None and entry[1] == username:
+                owners[token] = username
+        original_sign_out(self, username)
+
+    def owner_of(pool: Any, token: str) -> str | None:
+        entry = pool.refresh_tokens.get(token)
+        if entry is not None:
+            return str(entry[1]) if entry[1] else None
+        owner = pool.__dict__.get("_hdcn_revoked_owners", {}).get(token)
+        return str(owner) if owner else None
+
+    def refuse_disabled(backend: Any, client_id: str, flow: str, params: dict[str, str] | None) -> None:
+        if flow not in REFRESH_FLOWS or not params or not params.get("REFRESH_TOKEN"):
+            return
+        for pool in backend.user_pools.values():
+            if client_id not in pool.clients:
+                continue
+            owner = owner_of(pool, params["REFRESH_TOKEN"])
+            user = pool.users.get(owner) if owner else None
+            if user is not None and not user.enabled:
+                raise NotAuthorizedError(USER_DISABLED_MESSAGE)
+
+    original_initiate = CognitoIdpBackend.initiate_auth
+    original_admin_initiate = CognitoIdpBackend.admin_initiate_auth
+
+    @functools.wraps(original_initiate)
+    def initiate_auth(self: Any, client_id: str, auth_flow: str, auth_parameters: dict[str, str]) -> Any:
+        refuse_disabled(self, client_id, str(auth_flow), auth_parameters)
+        return original_initiate(self, client_id, auth_flow, auth_parameters)
+
+    @functools.wraps(original_admin_initiate)
+    def admin_initiate_auth(
+        self: Any, user_pool_id: str, client_id: str, auth_flow: str, auth_parameters: dict[str, str]
+    ) -> Any:
+        refuse_disabled(self, client_id, str(auth_flow), auth_parameters)
+        return original_admin_initiate(self, user_pool_id, client_id, auth_flow, auth_parameters)
+
+    # GlobalSignOut is authorized by the access token alone (no SigV4), like InitiateAuth: moto
+    # answers it from the region of the request's signature, which an unsigned request does not
+    # have (moto then looks in us-east-1 and answers NotAuthorized for every eu-west-1 token). AWS
+    # serves it at the pool's regional endpoint; find the pool by the token, as moto's
+    # region-agnostic backend already does for GetUser. (In-process mock mode takes the region
+    # from the AWS host name, so only a server can show the gap: tests/e2e/test_console_session.py
+    # replays a signed-out user's cookie against the local stack.)
+    from moto.cognitoidp.responses import CognitoIdpResponse
+    from moto.core.responses import EmptyResult
+
+    def global_sign_out(self: Any) -> Any:
+        access_token = self._get_param("AccessToken")
+        agnostic = self._get_region_agnostic_backend()
+        agnostic._find_backend_by_access_token(access_token).global_sign_out(access_token)
+        return EmptyResult()
+
+    CognitoIdpResponse.global_sign_out = global_sign_out  # type: ignore[method-assign]
+    CognitoIdpUserPool.sign_out = sign_out_remembering_owners  # type: ignore[method-assign]
+    CognitoIdpBackend.initiate_auth = initiate_auth  # type: ignore[method-assign]
+    CognitoIdpBackend.admin_initiate_auth = admin_initiate_auth  # type: ignore[method-assign]
+    CognitoIdpBackend._hdcn_refresh_checks = True  # type: ignore[attr-defined]

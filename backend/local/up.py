@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import shlex
 import signal
 import subprocess
@@ -75,39 +76,73 @@ def read_state(state_dir: Path) -> dict[str, Any]:
     return data
 
 
-def start_console(ports: Ports, state: dict[str, Any], log_dir: Path) -> subprocess.Popen[bytes]:
-    """Streamlit on 127.0.0.1, usage stats off, pointed at the local API and user pool."""
-    env = {
+SESSION_SECRET_FILE = "session-secret"  # noqa: S105 - a file name, not a secret
+
+
+def session_secret(state_dir: Path) -> str:
+    """The console's session cookie key for this state folder: made once, kept 0600, reused.
+
+    Kept across restarts so a restarted console still opens the cookies it sealed (a signed-in
+    user stays signed in); on AWS the key comes from Secrets Manager instead (README).
+    """
+    path = state_dir / SESSION_SECRET_FILE
+    try:
+        secret = path.read_text().strip()
+    except FileNotFoundError:
+        secret = ""
+    if len(secret) < 32:
+        secret = secrets.token_urlsafe(48)
+        partial = path.with_suffix(".tmp")
+        partial.touch(mode=0o600)
+        os.chmod(partial, 0o600)
+        partial.write_text(secret + "\n")
+        partial.replace(path)
+    return secret
+
+
+def console_env(state: dict[str, Any], state_dir: Path) -> dict[str, str]:
+    """The console's environment: the local API, the user pool, the session cookie key."""
+    return {
         **os.environ,
         "HDCN_API_URL": state["api_url"],
         "HDCN_REGION": state["region"],
         "HDCN_USER_POOL_ID": state["outputs"]["UserPoolId"],
         "HDCN_CLIENT_ID": state["outputs"]["UserPoolClientId"],
         "HDCN_COGNITO_ENDPOINT": state["aws_endpoint"],
+        "HDCN_SESSION_SECRET": session_secret(state_dir),
     }
-    log = (log_dir / "console.log").open("ab")
+
+
+def console_command(port: int) -> list[str]:
+    """`streamlit run console/server.py` on 127.0.0.1, usage stats off (the app plus its session route)."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(REPO_ROOT / "console" / "server.py"),
+        "--server.address",
+        HOST,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--client.toolbarMode",
+        "viewer",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+    ]
+
+
+def start_console(ports: Ports, state: dict[str, Any], state_dir: Path) -> subprocess.Popen[bytes]:
+    """Streamlit on 127.0.0.1, pointed at the local API and user pool, logging to the state folder."""
+    log = (state_dir / "logs" / "console.log").open("ab")
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(REPO_ROOT / "console" / "streamlit_app.py"),
-            "--server.address",
-            HOST,
-            "--server.port",
-            str(ports.console),
-            "--server.headless",
-            "true",
-            "--client.toolbarMode",
-            "viewer",
-            "--browser.gatherUsageStats",
-            "false",
-            "--server.fileWatcherType",
-            "none",
-        ],
+        console_command(ports.console),
         cwd=REPO_ROOT,
-        env=env,
+        env=console_env(state, state_dir),
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -267,7 +302,7 @@ def run(
     os.chmod(partial, 0o600)
     partial.replace(state_path)
 
-    console_proc = start_console(ports, state, log_dir) if console else None
+    console_proc = start_console(ports, state, state_dir) if console else None
     _print_banner(state, time.time() - started, state_dir)
 
     stop = threading.Event()

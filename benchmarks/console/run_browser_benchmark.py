@@ -113,7 +113,7 @@ def main() -> int:
             "-m",
             "streamlit",
             "run",
-            str(REPO / "console" / "streamlit_app.py"),
+            str(REPO / "console" / "server.py"),
             "--server.address",
             "127.0.0.1",
             "--server.port",

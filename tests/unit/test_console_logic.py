@@ -389,6 +389,7 @@ NOT_UI = (
     "members_cmd.py",
     "smoke.py",
     "change_set.py",
+    "session.py",  # the session cookie's server side: no Streamlit calls, its log lines are English
 )  # the CLI: English
 PLACEHOLDER = re.compile(r"{(\w*)}")
 

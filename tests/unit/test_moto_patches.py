@@ -370,3 +370,66 @@ def test_fast_table_reads_answer_as_moto_does_before_and_after_writes(
         assert any(
             i["pk"]["S"] == "m-0008" for page in _read_everything(client, "flat", 50) for i in page["Items"]
         )
+
+
+@pytest.fixture
+def cognito_user(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str, str, str]]:
+    """GIVEN a pool, its client and a signed-in user behind the patched moto: (idp, pool, client, refresh)."""
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(var, "testing")
+    moto_patches.install_cognito_refresh_checks()
+    with mock_aws():
+        idp = boto3.client("cognito-idp", region_name=REGION)
+        pool = idp.create_user_pool(PoolName="p")["UserPool"]["Id"]
+        client_id = idp.create_user_pool_client(
+            UserPoolId=pool,
+            ClientName="console",
+            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        )["UserPoolClient"]["ClientId"]
+        idp.admin_create_user(UserPoolId=pool, Username="vrijwilliger", MessageAction="SUPPRESS")
+        idp.admin_set_user_password(
+            UserPoolId=pool, Username="vrijwilliger", Password="Een-goed-wachtwoord1", Permanent=True
+        )
+        auth = idp.initiate_auth(
+            ClientId=client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": "vrijwilliger", "PASSWORD": "Een-goed-wachtwoord1"},
+        )["AuthenticationResult"]
+        yield idp, pool, client_id, auth["RefreshToken"]
+
+
+def _refresh(idp: Any, client_id: str, token: str) -> dict[str, Any]:
+    result: dict[str, Any] = idp.initiate_auth(
+        ClientId=client_id, AuthFlow="REFRESH_TOKEN_AUTH", AuthParameters={"REFRESH_TOKEN": token}
+    )
+    return result
+
+
+def _refused(idp: Any, client_id: str, token: str) -> str:
+    with pytest.raises(idp.exceptions.NotAuthorizedException) as err:
+        _refresh(idp, client_id, token)
+    return str(err.value.response["Error"]["Message"])
+
+
+def test_a_disabled_users_refresh_is_refused_as_cognito_does(cognito_user: Any) -> None:
+    idp, pool, client_id, refresh = cognito_user
+    # GIVEN an enabled user: the refresh token gives new tokens
+    assert "IdToken" in _refresh(idp, client_id, refresh)["AuthenticationResult"]
+    # WHEN the user is disabled THEN the refresh answers NotAuthorizedException "User is disabled."
+    idp.admin_disable_user(UserPoolId=pool, Username="vrijwilliger")
+    assert _refused(idp, client_id, refresh) == moto_patches.USER_DISABLED_MESSAGE
+    # AND so it does once the disable has also signed them out everywhere (what our API does)
+    idp.admin_user_global_sign_out(UserPoolId=pool, Username="vrijwilliger")
+    assert _refused(idp, client_id, refresh) == moto_patches.USER_DISABLED_MESSAGE
+    # WHEN enabled again THEN the old token stays revoked (the sign-out), with Cognito's message
+    idp.admin_enable_user(UserPoolId=pool, Username="vrijwilliger")
+    assert "revoked" in _refused(idp, client_id, refresh)
+
+
+def test_a_global_sign_out_revokes_the_refresh_token(cognito_user: Any) -> None:
+    idp, _pool, client_id, refresh = cognito_user
+    # GIVEN a signed-in user WHEN they sign out everywhere with their access token
+    access = _refresh(idp, client_id, refresh)["AuthenticationResult"]["AccessToken"]
+    idp.global_sign_out(AccessToken=access)
+    # THEN their refresh token is refused as revoked (not as disabled: they are enabled)
+    assert "revoked" in _refused(idp, client_id, refresh)

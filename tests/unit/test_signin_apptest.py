@@ -15,6 +15,7 @@ from moto import mock_aws
 from streamlit.testing.v1 import AppTest
 
 from backend.local.totp import totp_code
+from console import session, ui
 from console.i18n import t
 from tests.unit.test_console_apptest import APP, FakeApi, fake_api, page_keys
 
@@ -23,6 +24,7 @@ __all__ = ["fake_api"]  # the fixture, imported for pytest
 
 TEMPORARY = "Tijdelijk-wachtwoord1"
 CHOSEN = "Mijn-eigen-wachtwoord2"
+SESSION_SECRET = "sleutel-voor-de-sessiecookie-in-de-unit-tests-02"
 
 
 @pytest.fixture
@@ -45,6 +47,7 @@ def pool(monkeypatch: pytest.MonkeyPatch, fake_api: FakeApi) -> Iterator[dict[st
         monkeypatch.setenv("HDCN_CLIENT_ID", client_id)
         monkeypatch.setenv("HDCN_REGION", "eu-west-1")
         monkeypatch.delenv("HDCN_COGNITO_ENDPOINT", raising=False)
+        monkeypatch.setenv(session.SECRET_ENV, SESSION_SECRET)
         yield {"idp": idp, "pool": pool_id}
 
 
@@ -57,6 +60,15 @@ def _sign_in(at: AppTest, user: str, password: str) -> AppTest:
     at.text_input(key="login_username").input(user)
     at.text_input(key="login_password").input(password)
     return _submit(at, "login.submit")
+
+
+def _session_kept(at: AppTest, user: str) -> bool:
+    """The page was handed a ticket for a session cookie of `user` (every sign-in path does this)."""
+    redeemed = session.TICKETS.redeem(at.session_state[ui.COOKIE_TICKET_KEY])
+    record = (
+        session.SessionCodec(SESSION_SECRET).open(redeemed.cookie) if redeemed and redeemed.cookie else None
+    )
+    return record is not None and record.username == user and bool(record.refresh_token)
 
 
 def _texts(at: AppTest) -> str:
@@ -93,6 +105,8 @@ def test_first_sign_in_chooses_a_new_password_with_the_rules_shown(pool: dict[st
     assert page_keys(at) == {"overview", "exports"}
     # AND the step (with Cognito's session) is gone from the session state
     assert "login_step" not in at.session_state
+    # AND the session is kept for a reload (the page gets the cookie's ticket)
+    assert _session_kept(at, "nieuw")
 
 
 def test_totp_setup_shows_qr_and_key_then_later_sign_ins_ask_for_a_code(pool: dict[str, Any]) -> None:
@@ -115,13 +129,14 @@ def test_totp_setup_shows_qr_and_key_then_later_sign_ins_ask_for_a_code(pool: di
     assert t("login.error.wrong_code") in _texts(at) and "tokens" not in at.session_state
     at.text_input(key="mfa_setup_code").input(totp_code(secret))
     at = _submit(at, "login.mfa_setup.submit")
-    assert at.session_state["tokens"].username == "nieuw"
+    assert at.session_state["tokens"].username == "nieuw" and _session_kept(at, "nieuw")
     # WHEN signing in again THEN a code is asked, and the right one signs in
     at = _sign_in(AppTest.from_file(APP, default_timeout=60).run(), "nieuw", CHOSEN)
     assert t("login.mfa.title") in _texts(at)
     at.text_input(key="mfa_code").input(totp_code(secret))
     at = _submit(at, "login.submit")
     assert not at.exception and at.session_state["tokens"].username == "nieuw"
+    assert _session_kept(at, "nieuw")
 
 
 def test_a_disabled_account_and_starting_over_are_said_plainly(pool: dict[str, Any]) -> None:
