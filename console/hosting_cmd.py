@@ -120,9 +120,13 @@ def console_address(
     if given:
         return given, "given"
     if local:
-        from backend.local.up import read_state
+        from backend.local.up import NoLocalStack, read_state
 
-        url = read_state(Path(args.state_dir)).get("console_url")
+        state_dir = Path(getattr(args, "state_dir", None) or REPO_ROOT / ".hdcn")
+        try:
+            url = read_state(state_dir).get("console_url")
+        except (NoLocalStack, OSError, ValueError):
+            return None, f"no local stack state in {state_dir} (`--state-dir`, or `--console-url`)"
         return (url, "the local stack") if url else (None, "the local stack runs without its console")
     if clients is None:
         return None, "no AWS clients"
@@ -355,8 +359,9 @@ def cli_lines(plan: Plan, first_deploy: bool | None) -> list[str]:
 
 def deploy_stack(plan: Plan, cfn: Any, out: Out) -> bool:
     """Step 4: create the change set, execute it unless empty, wait for the stack."""
-    outputs, _ = stack_outputs(cfn, plan.stack)
-    first = outputs is None
+    outputs, status = stack_outputs(cfn, plan.stack)
+    # A stack whose first change set failed waits in REVIEW_IN_PROGRESS: it still takes a CREATE.
+    first = outputs is None or status == "REVIEW_IN_PROGRESS"
     name = change_set_name(plan.tag)
     for line in cli_lines(plan, first):
         out(f"  {line}")

@@ -12,6 +12,7 @@ import argparse
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -367,3 +368,67 @@ def test_hdcn_health_adds_the_console_check_from_the_console_stack(
     assert f"https://{DOMAIN}/_stcore/health answered 503" in console.detail
     assert "ConsoleUrl output" in console.detail
     assert not checked.ok and checked.counts["fail"] == 1 and checked.counts["pass"] == 1
+
+
+def test_local_console_address_comes_from_the_local_stack_state(tmp_path: Path) -> None:
+    # GIVEN a local stack's state file with its console WHEN the address is looked up locally
+    (tmp_path / "local-stack.json").write_text(json.dumps({"console_url": "http://127.0.0.1:8599"}))
+    args = build_parser().parse_args(["health", "--local", "--state-dir", str(tmp_path)])
+    assert hosting_cmd.console_address(args, None, local=True) == ("http://127.0.0.1:8599", "the local stack")
+    # THEN without a console, or without any state, the check does not apply (and says why)
+    (tmp_path / "local-stack.json").write_text(json.dumps({"console_url": None}))
+    assert hosting_cmd.console_address(args, None, local=True)[0] is None
+    empty = build_parser().parse_args(["health", "--local", "--state-dir", str(tmp_path / "none")])
+    url, why = hosting_cmd.console_address(empty, None, local=True)
+    assert url is None and "no local stack state" in why
+    # and an address given on the command line wins
+    given = build_parser().parse_args(["health", "--console-url", "https://c.example.org"])
+    assert hosting_cmd.console_address(given, None, local=True) == ("https://c.example.org", "given")
+
+
+class ReviewStackCfn:
+    """A CloudFormation whose console stack waits in REVIEW_IN_PROGRESS (moto would make a second
+    stack of the same name for the next CREATE change set, so this one is recorded by hand)."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def describe_stacks(self, StackName: str) -> dict[str, Any]:
+        return {"Stacks": [{"StackName": StackName, "StackStatus": "REVIEW_IN_PROGRESS"}]}
+
+    def create_change_set(self, **kwargs: Any) -> dict[str, str]:
+        self.calls.append(f"create_change_set {kwargs['ChangeSetType']}")
+        return {"Id": "cs-1"}
+
+    def get_waiter(self, name: str) -> Any:
+        self.calls.append(f"wait {name}")
+        return argparse.Namespace(wait=lambda **kwargs: None)
+
+    def describe_change_set(self, ChangeSetName: str) -> dict[str, Any]:
+        return {"Changes": [{"ResourceChange": {"Action": "Add", "LogicalResourceId": "Vpc"}}]}
+
+    def execute_change_set(self, ChangeSetName: str) -> None:
+        self.calls.append("execute_change_set")
+
+
+def test_a_stack_left_in_review_by_a_failed_first_change_set_gets_a_create() -> None:
+    # GIVEN the console stack in REVIEW_IN_PROGRESS WHEN deployed THEN a CREATE change set, waited as a create
+    cfn = ReviewStackCfn()
+    plan = hosting_cmd.Plan(
+        region=REGION,
+        backend_stack="webshop-backend",
+        stack="webshop-console",
+        repository="hdcn-console",
+        tag="abc",
+        domain=DOMAIN,
+        certificate_arn="arn:aws:acm:eu-west-1:123456789012:certificate/x",
+    )
+    lines: list[str] = []
+    assert hosting_cmd.deploy_stack(plan, cfn, lines.append)
+    assert cfn.calls == [
+        "create_change_set CREATE",
+        "wait change_set_create_complete",
+        "execute_change_set",
+        "wait stack_create_complete",
+    ]
+    assert "--change-set-type CREATE" in "\n".join(lines)
