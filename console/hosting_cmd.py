@@ -344,6 +344,9 @@ def cli_lines(plan: Plan, first_deploy: bool | None) -> list[str]:
         f"ParameterKey={k},ParameterValue={shlex.quote(v)}" for k, v in sorted(plan.parameters.items())
     )
     common = f"--stack-name {plan.stack} --region {plan.region}"
+    wait = "stack-create-complete" if first_deploy else "stack-update-complete"
+    if first_deploy is None:
+        wait = "stack-create-complete|stack-update-complete"
     return [
         f"aws cloudformation create-change-set {common} --change-set-name hdcn-console-{plan.tag}-<time> "
         f"--change-set-type {kind} --template-body file://{CONSOLE_TEMPLATE.relative_to(REPO_ROOT)} "
@@ -352,8 +355,7 @@ def cli_lines(plan: Plan, first_deploy: bool | None) -> list[str]:
         f"aws cloudformation describe-change-set {common} --change-set-name <that change set>"
         "  (no changes: delete it and go on)",
         f"aws cloudformation execute-change-set {common} --change-set-name <that change set>",
-        f"aws cloudformation wait stack-{'create' if first_deploy else 'update'}-complete {common}"
-        "  (CloudFormation waits for the ECS service to be stable)",
+        f"aws cloudformation wait {wait} {common}  (CloudFormation waits for the ECS service to be stable)",
     ]
 
 

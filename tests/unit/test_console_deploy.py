@@ -140,6 +140,10 @@ def test_dry_run_prints_the_complete_sequence_and_calls_nothing(monkeypatch: pyt
     ):
         assert parameter in create
     assert "aws cloudformation execute-change-set --stack-name webshop-console" in text
+    assert (
+        "aws cloudformation wait stack-create-complete|stack-update-complete --stack-name webshop-console"
+        in text
+    )
     assert f"curl --fail https://{DOMAIN}/_stcore/health" in text
     assert lines[-2] == f"  then: the console is online at https://{DOMAIN}"
     assert lines[-1] == "nothing was run"
