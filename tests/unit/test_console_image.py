@@ -181,3 +181,38 @@ def test_build_and_push_dry_run_for_the_console() -> None:
     # The generator's image is unchanged by the flag's existence.
     generator = _hdcn("image", "build", "--dry-run")
     assert any(f"hdcn-parquet-generator:{image_cmd.content_hash()}" in line for line in generator)
+
+
+def test_the_image_requirements_are_a_complete_lock() -> None:
+    # GIVEN the pinned packages WHEN each one's own requirements (as installed here, markers for the
+    # image's linux x86_64 Python 3.11, no extras) are followed THEN every one of them is pinned too
+    from importlib.metadata import PackageNotFoundError, requires
+
+    from packaging.requirements import Requirement
+
+    pins = _requirements()
+    env = {
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "platform_machine": "x86_64",
+        "python_version": "3.11",
+        "python_full_version": "3.11.9",
+        "platform_python_implementation": "CPython",
+        "implementation_name": "cpython",
+        "extra": "",
+    }
+    missing: list[str] = []
+    for name in pins:
+        try:
+            needs = requires(name) or []
+        except PackageNotFoundError:
+            missing.append(f"{name} is pinned but not installed in the test environment")
+            continue
+        for line in needs:
+            req = Requirement(line)
+            if req.marker is not None and not req.marker.evaluate(env):
+                continue
+            dep = re.sub(r"[-_.]+", "-", req.name).lower()
+            if dep not in pins:
+                missing.append(f"{dep} (needed by {name})")
+    assert not missing, missing
