@@ -22,6 +22,7 @@ import argparse
 import fnmatch
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -531,6 +532,70 @@ def cmd_console_deploy(args: argparse.Namespace, out: Out = print) -> int:
     return deploy(args, Deps(clients=clients), out)
 
 
+# ---------------------------------------------------------------- the image on a laptop
+
+# The file in the state folder where the local stack keeps its session key (issue 15), when it does.
+LOCAL_SESSION_SECRET_FILE = "session-secret"  # noqa: S105 - a file name, not a secret
+LOCAL_CONTAINER = "hdcn-console-local"
+
+
+def local_run_command(state: dict[str, Any], image: str) -> list[str]:
+    """`docker run` of the console image against the local stack (host network: its 127.0.0.1 ports).
+
+    The session key is passed by name only (`-e HDCN_SESSION_SECRET`, value from this process's
+    environment), so it is never on a command line or in the printout.
+    """
+    outputs = state["outputs"]
+    settings = {
+        "HDCN_API_URL": state["api_url"],
+        "HDCN_REGION": state["region"],
+        "HDCN_USER_POOL_ID": outputs["UserPoolId"],
+        "HDCN_CLIENT_ID": outputs["UserPoolClientId"],
+        "HDCN_COGNITO_ENDPOINT": state["aws_endpoint"],
+    }
+    command = ["docker", "run", "--rm", "--name", LOCAL_CONTAINER, "--network", "host"]
+    for key, value in settings.items():
+        command += ["-e", f"{key}={value}"]
+    return [*command, "-e", "HDCN_SESSION_SECRET", image]
+
+
+def local_session_secret(state_dir: Path) -> str:
+    """The local stack's session key if it keeps one (sign-ins then work in both), else a new one."""
+    import secrets
+
+    path = state_dir / LOCAL_SESSION_SECRET_FILE
+    try:
+        kept = path.read_text().strip()
+    except OSError:
+        kept = ""
+    return kept or secrets.token_urlsafe(48)
+
+
+def cmd_local_run(args: argparse.Namespace, out: Out = print) -> int:
+    """Run (or print) the console image against the running local stack."""
+    from backend.local.up import read_state
+
+    state = read_state(Path(args.state_dir))
+    image = f"{image_cmd.CONSOLE.repository}:{image_cmd.content_hash(spec=image_cmd.CONSOLE)}"
+    command = local_run_command(state, image)
+    if state.get("console_url"):
+        out(
+            f"the local stack already runs its console at {state['console_url']} (port 8501): "
+            "start it with `hdcn local up --no-console` to run the image there instead"
+        )
+        return 2
+    out(f"# the image `hdcn image build --console` builds: {image}")
+    out(shlex.join(command) + "  # HDCN_SESSION_SECRET from the environment")
+    out("# then open http://127.0.0.1:8501")
+    if args.dry_run:
+        return 0
+    if shutil.which("docker") is None:
+        out("docker is not installed or not on PATH")
+        return 2
+    env = {**os.environ, "HDCN_SESSION_SECRET": local_session_secret(Path(args.state_dir))}
+    return subprocess.run(command, env=env).returncode
+
+
 def register(subparsers: Any) -> None:
     """Add `console deploy` to the `hdcn` parser."""
     console = subparsers.add_parser("console", help="the admin console on AWS")
@@ -558,3 +623,9 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--dry-run", action="store_true", help="print every command, run nothing")
     p.set_defaults(func=cmd_console_deploy)
+    local = sub.add_parser(
+        "local-run", help="run the console image against the local stack (started with --no-console)"
+    )
+    local.add_argument("--state-dir", type=Path, default=REPO_ROOT / ".hdcn", help="local stack state")
+    local.add_argument("--dry-run", action="store_true", help="print the docker command, run nothing")
+    local.set_defaults(func=cmd_local_run)

@@ -436,3 +436,66 @@ def test_a_stack_left_in_review_by_a_failed_first_change_set_gets_a_create() -> 
         "wait stack_create_complete",
     ]
     assert "--change-set-type CREATE" in "\n".join(lines)
+
+
+# ---------------------------------------------------------------- the image against the local stack
+
+LOCAL_STATE = {
+    "api_url": "http://127.0.0.1:3000",
+    "region": "eu-west-1",
+    "aws_endpoint": "http://127.0.0.1:4566",
+    "console_url": None,
+    "outputs": {"UserPoolId": "eu-west-1_local", "UserPoolClientId": "localclient"},
+}
+
+
+def test_local_run_prints_the_docker_command_without_the_session_key(tmp_path: Path) -> None:
+    # GIVEN a local stack started without its console, keeping a session key
+    (tmp_path / "local-stack.json").write_text(json.dumps(LOCAL_STATE))
+    (tmp_path / "session-secret").write_text("kept-local-key\n")
+    lines: list[str] = []
+    args = build_parser().parse_args(["console", "local-run", "--dry-run", "--state-dir", str(tmp_path)])
+    # WHEN printed THEN the docker command names the local endpoints and passes the key by name only
+    assert args.func(args, out=lines.append) == 0
+    text = "\n".join(lines)
+    tag = image_cmd.content_hash(spec=image_cmd.CONSOLE)
+    command = next(line for line in lines if line.startswith("docker run"))
+    assert command.startswith("docker run --rm --name hdcn-console-local --network host ")
+    for setting in (
+        "-e HDCN_API_URL=http://127.0.0.1:3000",
+        "-e HDCN_USER_POOL_ID=eu-west-1_local",
+        "-e HDCN_CLIENT_ID=localclient",
+        "-e HDCN_COGNITO_ENDPOINT=http://127.0.0.1:4566",
+        f"-e HDCN_SESSION_SECRET hdcn-console:{tag}",
+    ):
+        assert setting in command
+    assert "kept-local-key" not in text
+
+
+def test_local_run_hands_the_key_to_docker_through_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "local-stack.json").write_text(json.dumps(LOCAL_STATE))
+    (tmp_path / "session-secret").write_text("kept-local-key\n")
+    seen: dict[str, Any] = {}
+
+    def fake_run(argv: list[str], env: dict[str, str]) -> Any:
+        seen.update(argv=argv, env=env)
+        return argparse.Namespace(returncode=0)
+
+    monkeypatch.setattr(hosting_cmd.shutil, "which", lambda name: "/usr/bin/docker")
+    monkeypatch.setattr(hosting_cmd.subprocess, "run", fake_run)
+    args = build_parser().parse_args(["console", "local-run", "--state-dir", str(tmp_path)])
+    assert args.func(args, out=lambda _: None) == 0
+    assert seen["env"]["HDCN_SESSION_SECRET"] == "kept-local-key"
+    assert not [a for a in seen["argv"] if "kept-local-key" in a]
+
+
+def test_local_run_refuses_while_the_local_stack_runs_its_own_console(tmp_path: Path) -> None:
+    (tmp_path / "local-stack.json").write_text(
+        json.dumps({**LOCAL_STATE, "console_url": "http://127.0.0.1:8501"})
+    )
+    lines: list[str] = []
+    args = build_parser().parse_args(["console", "local-run", "--dry-run", "--state-dir", str(tmp_path)])
+    assert args.func(args, out=lines.append) == 2
+    assert "hdcn local up --no-console" in lines[0]
