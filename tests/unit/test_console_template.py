@@ -236,7 +236,7 @@ def test_moto_load_balancer_listeners_and_target_group(deployed: dict[str, Any])
     assert listeners[443]["Protocol"] == "HTTPS"
     assert listeners[443]["Certificates"][0]["CertificateArn"] == deployed["cert"]
     assert listeners[80]["DefaultActions"][0]["Type"] == "redirect"
-    (tg,) = elb.describe_target_groups(Names=["webshop-console"])["TargetGroups"]
+    (tg,) = elb.describe_target_groups(LoadBalancerArn=lb["LoadBalancerArn"])["TargetGroups"]
     assert (tg["TargetType"], tg["Port"], tg["HealthCheckPath"]) == ("ip", 8501, "/_stcore/health")
 
 
@@ -269,7 +269,7 @@ def test_moto_service_runs_one_fargate_task_with_the_backend_settings(deployed: 
 def test_moto_alarm_watches_the_healthy_hosts_of_this_load_balancer(deployed: dict[str, Any]) -> None:
     elb = boto3.client("elbv2", region_name=REGION)
     (lb,) = elb.describe_load_balancers(Names=["webshop-console"])["LoadBalancers"]
-    (tg,) = elb.describe_target_groups(Names=["webshop-console"])["TargetGroups"]
+    (tg,) = elb.describe_target_groups(LoadBalancerArn=lb["LoadBalancerArn"])["TargetGroups"]
     (alarm,) = boto3.client("cloudwatch", region_name=REGION).describe_alarms(
         AlarmNames=["webshop-console-down"]
     )["MetricAlarms"]
@@ -278,5 +278,5 @@ def test_moto_alarm_watches_the_healthy_hosts_of_this_load_balancer(deployed: di
     assert dims["LoadBalancer"] == lb["LoadBalancerArn"].split(":loadbalancer/")[1]
     assert dims["LoadBalancer"].startswith("app/webshop-console/")
     assert dims["TargetGroup"] == tg["TargetGroupArn"].split(":")[-1]
-    assert dims["TargetGroup"].startswith("targetgroup/webshop-console/")
+    assert dims["TargetGroup"].startswith("targetgroup/")
     assert alarm["MetricName"] == "HealthyHostCount" and alarm["Threshold"] == 1
