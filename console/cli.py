@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     from console import members_cmd
 
     members_cmd.register(sub)  # hdcn members check [--apply]
+    from console import hosting_cmd
+
+    hosting_cmd.register(sub)  # hdcn console deploy [--dry-run]
     return parser
 
 

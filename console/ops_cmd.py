@@ -143,13 +143,35 @@ def health(args: argparse.Namespace, target: Target, out: Out = print) -> int:
         max_export_age_hours=args.max_export_age_hours,
         cold_start_threshold_ms=args.cold_start_threshold_ms,
     )
-    report = run_checks(target.clients, config)
+    report = with_console_check(args, target, run_checks(target.clients, config))
     if args.json:
         out(json.dumps({"target": target.name, **report.model_dump(mode="json")}, indent=2))
     else:
         for line in format_report(report, target.name):
             out(line)
     return 0 if report.ok else 1
+
+
+def with_console_check(args: argparse.Namespace, target: Target, report: HealthReport) -> HealthReport:
+    """The report plus whether the console answers its health URL (when its address is known)."""
+    from console import hosting_cmd
+
+    try:
+        url, source = hosting_cmd.console_address(args, target.clients, report.local)
+        check = hosting_cmd.console_check(url, source)
+    except Exception as err:  # reading the console stack failed: a failed check, not a crash
+        check = hosting_cmd.CheckResult(
+            id=hosting_cmd.CONSOLE_CHECK_ID,
+            title="the console answers /_stcore/health",
+            status=Status.FAIL,
+            detail=f"could not find the console's address: {type(err).__name__}",
+            fix="check your AWS credentials, or give `--console-url`",
+        )
+    checks = [*report.checks, check]
+    counts = {s.value: sum(1 for c in checks if c.status == s) for s in Status}
+    return report.model_copy(
+        update={"checks": checks, "counts": counts, "ok": counts[Status.FAIL.value] == 0}
+    )
 
 
 def cmd_health(args: argparse.Namespace) -> int:
@@ -559,6 +581,12 @@ def _check_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--token", help="ID token for the authenticated read (default: HDCN_TOKEN)")
     parser.add_argument("--user", help=f"local stack: demo user whose token is used (default {LOCAL_USER})")
+    parser.add_argument(
+        "--console-url",
+        help="the console's address (default: HDCN_CONSOLE_URL, the local stack's, or the console stack's "
+        "ConsoleUrl output)",
+    )
+    parser.add_argument("--console-stack", default="webshop-console", help="the console's stack on AWS")
     parser.add_argument("--max-export-age-hours", type=float, default=168.0)
     parser.add_argument("--cold-start-threshold-ms", type=float, default=5000.0)
     parser.add_argument("--json", action="store_true", help="the report as JSON")

@@ -42,6 +42,9 @@ def test_health_passes_on_the_local_stack_listing_what_is_not_applicable(local_s
     checks = {c["id"]: c for c in report["checks"]}
     assert checks["endpoint_health"]["status"] == "pass"
     assert checks["endpoint_authenticated"]["status"] == "pass"  # the demo ops user's token
+    # the console the local stack started answers its health URL (Streamlit's /_stcore/health)
+    assert checks["console_health"]["status"] == "pass", checks["console_health"]
+    assert "the local stack" in checks["console_health"]["detail"]
     assert checks["generator_image_manifest"]["status"] == "not_applicable"
     assert "loopback" in checks["generator_image_manifest"]["detail"]
     # the cold start check reads the local log groups: a pass once an export ran, else nothing yet
