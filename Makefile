@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The SAM CLI pins an older boto3 than ours: it gets its own environment (for `sam validate --lint`).
+SAM_VENV := .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed
+SAM_CLI_VERSION := 1.170.0
 
 .PHONY: run test lint typecheck unit integration e2e clean venv browser-check
 
@@ -13,6 +17,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+$(SAM_STAMP):
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli==$(SAM_CLI_VERSION)
+	touch $(SAM_STAMP)
 
 run: $(STAMP)
 	$(BIN)/hdcn local up $(ARGS)
@@ -38,8 +47,8 @@ browser-check:
 e2e: browser-check $(STAMP)
 	$(BIN)/pytest -m "e2e" -q
 
-test: browser-check lint typecheck $(STAMP)
-	$(BIN)/pytest -q
+test: browser-check lint typecheck $(STAMP) $(SAM_STAMP)
+	HDCN_SAM_CLI=$(CURDIR)/$(SAM_VENV)/bin/sam $(BIN)/pytest -q
 
 clean:
-	rm -rf $(VENV) .hdcn .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) .hdcn .pytest_cache .mypy_cache .ruff_cache
