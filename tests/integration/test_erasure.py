@@ -139,3 +139,40 @@ def test_staff_erasure_leaves_the_member_in_no_export_version_list_or_search(
     assert api("POST", f"/members/{member_id}/erase", user="staff").status_code == 404
     assert api("GET", f"/members/{member_id}/erase", user="staff-utrecht").status_code == 200
     assert api("GET", f"/members/{member_id}/erase", user="regio-utrecht").status_code == 403
+
+
+def test_retention_dry_run_by_hand_reports_ids_only_and_erases_nothing(
+    api: Api, aws: Callable[[str], Any], local_stack: dict[str, Any]
+) -> None:
+    import json
+
+    import boto3
+
+    # GIVEN a member who left (Opgezegd) today: not yet due
+    created = api("POST", "/members", user="staff", json=new_member("Utrecht", status="Opgezegd"))
+    assert created.status_code == 201, created.text
+    member_id = created.json()["member_id"]
+    # WHEN the retention job is invoked by hand (the local stack runs no schedules), as a dry run
+    lam = boto3.client(
+        "lambda",
+        endpoint_url=local_stack["lambda_endpoint"],
+        region_name=local_stack["region"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    out = lam.invoke(
+        FunctionName=local_stack["outputs"]["GenerateMemberParquetFunctionName"],
+        Payload=json.dumps({"retention": {"apply": False}}).encode(),
+    )
+    result = json.loads(out["Payload"].read())
+    assert "FunctionError" not in out, result
+    assert result["retention"]["mode"] == "dry-run"
+    # THEN a report lies under reports/retention/ with ids and counts, no names
+    s3, bucket = aws("s3"), local_stack["outputs"]["ExportBucketName"]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="reports/retention/")["Contents"]]
+    report = json.loads(s3.get_object(Bucket=bucket, Key=sorted(keys)[-1])["Body"].read())
+    assert report["mode"] == "dry-run" and member_id not in report["due"]
+    assert set(report) >= {"due", "cannot_tell", "erased", "exports_removed", "cutoff"}
+    assert "@" not in json.dumps(report)
+    # and nothing was erased
+    assert api("GET", f"/members/{member_id}", user="staff").status_code == 200
