@@ -362,3 +362,46 @@ def test_retention_dry_run_reports_and_apply_erases(env: Env) -> None:
 
 def test_erase_job_direct_reports_skipped_for_unknown_erasure(env: Env) -> None:
     assert run_erasure(env.deps(), "nobody", "nothing")["status"] == "skipped"
+
+
+def test_export_publishing_after_the_erase_pass_is_taken_again(env: Env) -> None:
+    # GIVEN an export that read the member and checked for erasures just before this one was asked for,
+    # and has not published yet when the erase job looks (its manifest is still to come)
+    member = _create()
+    export_id = "20261125T210000Z-0000000a"
+    _run_export(env.export, export_id)
+    manifest = env.s3.get_object(Bucket=env.bucket, Key=manifest_key(export_id))["Body"].read()
+    env.s3.delete_object(Bucket=env.bucket, Key=manifest_key(export_id))
+    state = {"running": True}
+    deps = env.deps()
+    deps.jobs = type(
+        "Jobs", (), {"get": lambda self, job_id: {"state": "running"} if state["running"] else None}
+    )()
+
+    def publish_late(_: float) -> None:
+        # WHILE the erase job waits, the export publishes (with the member) and finishes
+        env.s3.put_object(Bucket=env.bucket, Key=manifest_key(export_id), Body=manifest)
+        state["running"] = False
+
+    deps.sleep = publish_late
+    erasure, _ = deps.erasures.create(member["member_id"], "Utrecht", "delete", "staff")
+    env.repo().delete(env.repo().get(member["member_id"]) or {}, None)
+    # WHEN the erase job runs
+    result = run_erasure(deps, member["member_id"], str(erasure["erasure_id"]))
+    # THEN it waited for the export, then rewrote it: no version holds the member
+    assert result["status"] == "done" and result["exports_rewritten"] == 1, result
+    assert list_published(env.s3, env.bucket) == [export_id]
+    _assert_gone_from_bucket(env, member)
+
+
+def test_erase_job_gives_up_on_an_export_that_never_finishes(env: Env) -> None:
+    member = _create()
+    _run_export(env.export, "20261125T210000Z-0000000b")
+    env.s3.delete_object(Bucket=env.bucket, Key=manifest_key("20261125T210000Z-0000000b"))
+    deps = env.deps()
+    deps.jobs = type("Jobs", (), {"get": lambda self, job_id: {"state": "running"}})()
+    deps.remaining = lambda: 10.0  # below the margin: no time to wait
+    erasure, _ = deps.erasures.create(member["member_id"], "Utrecht", "delete", "staff")
+    result = run_erasure(deps, member["member_id"], str(erasure["erasure_id"]))
+    latest = deps.erasures.latest(member["member_id"]) or {}
+    assert result["status"] == "failed" and "export was still being written" in str(latest["error"])

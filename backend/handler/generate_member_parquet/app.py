@@ -189,9 +189,10 @@ def _before(iso: str, seconds: int) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
-def _job_deps() -> JobDeps:
+def _job_deps(context: Any) -> JobDeps:
     cfg = settings()
     return JobDeps(
+        remaining=lambda: context.get_remaining_time_in_millis() / 1000.0,
         erasures=Erasures(table(cfg.export_jobs_table)),
         jobs=ExportJobs(table(cfg.export_jobs_table)),
         audit=AuditLog(table(cfg.audit_table)),
@@ -201,14 +202,14 @@ def _job_deps() -> JobDeps:
     )
 
 
-def _retention(request: Any) -> dict[str, Any]:
+def _retention(request: Any, context: Any) -> dict[str, Any]:
     """The nightly retention run (schedule Input) or one by hand; dry-run unless told to apply."""
     request = request if isinstance(request, dict) else {}
     apply = request.get("apply")
     if apply is None:
         apply = os.environ.get("MEMBER_RETENTION_MODE", "dry-run") == "apply"
     report = run_retention(
-        _job_deps(),
+        _job_deps(context),
         years=int(os.environ.get("MEMBER_RETENTION_YEARS", "2")),
         apply=bool(apply),
         mode=erasure_mode(),
@@ -232,9 +233,9 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if isinstance(event, dict) and isinstance(event.get("erasure"), dict):
         # POST /members/{id}/erase: take that member out of every export (ids only in the event).
         erasure = event["erasure"]
-        return run_erasure(_job_deps(), str(erasure.get("member_id")), str(erasure.get("erasure_id")))
+        return run_erasure(_job_deps(context), str(erasure.get("member_id")), str(erasure.get("erasure_id")))
     if isinstance(event, dict) and "retention" in event:
-        return _retention(event["retention"])
+        return _retention(event["retention"], context)
     job_id = event.get("job_id") if isinstance(event, dict) else None
     if not job_id:
         # The nightly schedule: queue a job of our own unless one is already running.

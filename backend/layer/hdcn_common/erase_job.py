@@ -27,6 +27,7 @@ from hdcn_common.members import MemberRepository
 
 log = logging.getLogger(__name__)
 LOCK_WAIT_SECONDS = 120.0
+FINISH_MARGIN_SECONDS = 30.0  # stop waiting for a running export while there is time to record why
 REPORTS_PREFIX = "reports/retention/"
 
 
@@ -41,6 +42,8 @@ class JobDeps:
     s3: Any
     bucket: str
     sleep: Callable[[float], None] = time.sleep
+    # Seconds left before the function's timeout (the Lambda context's), for waiting on a running export.
+    remaining: Callable[[], float] = lambda: float("inf")
 
 
 def _is_running_export(jobs: ExportJobs) -> Callable[[str], bool]:
@@ -90,14 +93,28 @@ def _erase_exports(
                 for m, e in erasures:
                     deps.erasures.progress(m, e, c.as_progress())
 
+            running = _is_running_export(deps.jobs)
             counts = erase_from_exports(
-                deps.s3,
-                deps.bucket,
-                member_ids,
-                is_running=_is_running_export(deps.jobs),
-                on_progress=progress,
+                deps.s3, deps.bucket, member_ids, is_running=running, on_progress=progress
             )
-            status = "done"
+            # An export that was being written is taken again once it has finished (published or not).
+            while counts.running and deps.remaining() > FINISH_MARGIN_SECONDS:
+                deps.sleep(2.0)
+                finished = frozenset(e for e in counts.running if not running(e))
+                if finished:
+                    erase_from_exports(
+                        deps.s3,
+                        deps.bucket,
+                        member_ids,
+                        is_running=running,
+                        on_progress=progress,
+                        counts=counts,
+                        only=finished,
+                    )
+            if counts.running:
+                error = "an export was still being written when the erase job ran out of time; ask again"
+            else:
+                status = "done"
         except ErasureNotActive:
             error = "the erasure was marked failed while its job ran"
         except ClientError as err:

@@ -53,6 +53,9 @@ class ErasureCounts:
     versions_deleted: int = 0
     rewritten_ids: list[str] = field(default_factory=list)
     withdrawn_ids: list[str] = field(default_factory=list)
+    # Exports being written during the pass: they leave out members erased before their last check,
+    # but one that checked just before this erasure was written may still publish the member.
+    running: set[str] = field(default_factory=set)
 
     def as_progress(self) -> dict[str, int]:
         return {
@@ -185,18 +188,35 @@ def erase_from_exports(
     *,
     is_running: Callable[[str], bool] = lambda export_id: False,
     on_progress: Callable[[ErasureCounts], None] = lambda counts: None,
+    counts: ErasureCounts | None = None,
+    only: frozenset[str] | None = None,
 ) -> ErasureCounts:
-    """Rewrite or withdraw every export holding `member_ids`, then delete every old version."""
-    counts = ErasureCounts()
+    """Rewrite or withdraw every export holding `member_ids`, then delete every old version.
+
+    Exports being written now are left in `counts.running` (not done): the caller waits for them
+    and passes them as `only` with the same `counts` once they have finished.
+    """
+    counts = counts if counts is not None else ErasureCounts()
     by_export = export_versions(s3, bucket)
-    counts.exports_total = len(by_export)
+    if only is None:
+        counts.exports_total = len(by_export)
     on_progress(counts)
     for export_id in sorted(by_export):
+        if only is not None and export_id not in only:
+            continue
+        if is_running(export_id):
+            counts.running.add(export_id)
+            continue
+        counts.running.discard(export_id)
         counts.versions_deleted += _erase_from_one(
-            s3, bucket, export_id, by_export[export_id], member_ids, is_running, counts
+            s3, bucket, export_id, by_export[export_id], member_ids, counts
         )
         counts.exports_done += 1
         on_progress(counts)
+    for gone in (only or frozenset()) - set(by_export):
+        # Finished with nothing left in the bucket (a failed run cleans up after itself).
+        counts.running.discard(gone)
+        counts.exports_done += 1
     return counts
 
 
@@ -206,13 +226,10 @@ def _erase_from_one(
     export_id: str,
     versions: list[ObjectVersion],
     member_ids: frozenset[str],
-    is_running: Callable[[str], bool],
     counts: ErasureCounts,
 ) -> int:
     manifest = read_manifest(s3, bucket, export_id)
     if manifest is None:
-        if is_running(export_id):
-            return 0  # an export being written now: it leaves out erased members before it publishes
         # Not downloadable, but its old versions may still hold the member: remove them all.
         return delete_versions(s3, bucket, versions)
     ids = read_member_ids(s3, bucket, export_id)
