@@ -117,11 +117,14 @@ def test_staff_erasure_leaves_the_member_in_no_export_version_list_or_search(
                     assert needle not in text, f"{v['Key']} ({v['VersionId']}) holds the erased member"
             checked += 1
     assert checked > 0
-    # and the exports still downloadable do not hold them
+    # and the exports still downloadable do not hold them, and are listed with the rows they have left
+    listed = {e["export_id"]: e for e in api("GET", "/analytics/exports", user="admin").json()["exports"]}
     for export_id in exports:
         resp = api("GET", f"/analytics/download-parquet/{export_id}", user="admin")
         if resp.status_code == 200:
             assert member_id not in _download_member_ids(api, export_id)
+            if export_id in listed:
+                assert listed[export_id]["rows"] == resp.json()["rows"]
     # and no read, list, name search, email lookup or data export returns them
     assert api("GET", f"/members/{member_id}", user="staff").status_code == 404
     assert api("GET", f"/members/{member_id}/data-export", user="staff").status_code == 404

@@ -223,6 +223,8 @@ def test_wipe_mode_keeps_membership_history_only(env: Env, monkeypatch: pytest.M
     _assert_gone_from_bucket(env, member)
     _run_export(env.export, "20261125T220000Z-00000003")
     assert member["member_id"] not in (read_member_ids(env.s3, env.bucket, "20261125T220000Z-00000003") or ())
+    # and the email is free for a new registration
+    assert call_api("POST", "/members", STAFF, {**_body_like(member), "email": member["email"]})[0] == 201
 
 
 def test_anonymised_and_listless_exports_are_withdrawn_with_every_version(env: Env) -> None:
@@ -374,9 +376,7 @@ def test_export_publishing_after_the_erase_pass_is_taken_again(env: Env) -> None
     env.s3.delete_object(Bucket=env.bucket, Key=manifest_key(export_id))
     state = {"running": True}
     deps = env.deps()
-    deps.jobs = type(
-        "Jobs", (), {"get": lambda self, job_id: {"state": "running"} if state["running"] else None}
-    )()
+    deps.jobs.get = lambda job_id, reconcile=True: {"state": "running"} if state["running"] else None
 
     def publish_late(_: float) -> None:
         # WHILE the erase job waits, the export publishes (with the member) and finishes
@@ -399,7 +399,7 @@ def test_erase_job_gives_up_on_an_export_that_never_finishes(env: Env) -> None:
     _run_export(env.export, "20261125T210000Z-0000000b")
     env.s3.delete_object(Bucket=env.bucket, Key=manifest_key("20261125T210000Z-0000000b"))
     deps = env.deps()
-    deps.jobs = type("Jobs", (), {"get": lambda self, job_id: {"state": "running"}})()
+    deps.jobs.get = lambda job_id, reconcile=True: {"state": "running"}
     deps.remaining = lambda: 10.0  # below the margin: no time to wait
     erasure, _ = deps.erasures.create(member["member_id"], "Utrecht", "delete", "staff")
     result = run_erasure(deps, member["member_id"], str(erasure["erasure_id"]))

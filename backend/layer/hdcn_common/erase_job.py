@@ -23,6 +23,7 @@ from hdcn_common.audit import AuditLog
 from hdcn_common.erasure import ErasureNotActive, Erasures, remove_member_record
 from hdcn_common.export_erasure import ErasureCounts, erase_from_exports, export_versions, purge_export
 from hdcn_common.export_jobs import ExportJobs
+from hdcn_common.exports import read_manifest
 from hdcn_common.members import MemberRepository
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,7 @@ def _erase_exports(
                         counts=counts,
                         only=finished,
                     )
+            _recount_jobs(deps, counts.rewritten_ids)
             if counts.running:
                 error = "an export was still being written when the erase job ran out of time; ask again"
             else:
@@ -146,6 +148,34 @@ def _erase_exports(
     log.info("erase job finished", extra={"status": status, "members": len(erasures), **counts.as_progress()})
     result = deps.erasures.latest(erasures[0][0]) or {}
     return {"erasure_id": erasures[0][1], "status": result.get("status", status), **counts.as_progress()}
+
+
+def _recount_jobs(deps: JobDeps, export_ids: list[str]) -> None:
+    """A rewritten export's job record shows the rows that are left (GET /analytics/exports reads it)."""
+    for export_id in export_ids:
+        manifest = read_manifest(deps.s3, deps.bucket, export_id)
+        if manifest is None:
+            continue
+        regions: dict[str, int] = {}
+        for f in manifest.files:
+            regions[f.regio] = regions.get(f.regio, 0) + f.rows
+        try:
+            deps.jobs.table.update_item(
+                Key={"job_id": export_id},
+                UpdateExpression="SET #r = :rows, #rg = :regions, #f = :files, #b = :bytes",
+                ConditionExpression="attribute_exists(job_id)",
+                # rows, regions, files and bytes are DynamoDB reserved words.
+                ExpressionAttributeNames={"#r": "rows", "#rg": "regions", "#f": "files", "#b": "bytes"},
+                ExpressionAttributeValues={
+                    ":rows": manifest.rows,
+                    ":regions": regions,
+                    ":files": len(manifest.files),
+                    ":bytes": manifest.bytes,
+                },
+            )
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
 
 # ---------------------------------------------------------------- retention
