@@ -30,21 +30,43 @@ def _iban(rng: random.Random) -> str:
 
 def _export(api: Api, **options: Any) -> str:
     """Start an export (waiting out one that runs) and wait for it to succeed; its id."""
+    job = _wait_for_job(api, _start_export(api, **options))
+    assert job["state"] == "succeeded", job
+    return str(job["job_id"])
+
+
+def _start_export(api: Api, **options: Any) -> str:
     deadline = time.monotonic() + 240
     while True:
         resp = api("POST", "/analytics/generate-parquet", user="staff", json=options)
         if resp.status_code == 202:
-            job_id = str(resp.json()["job_id"])
-            break
+            return str(resp.json()["job_id"])
         assert resp.status_code == 409 and time.monotonic() < deadline, resp.text
         time.sleep(1)
+
+
+def _wait_for_job(api: Api, job_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 240
     while True:
-        job = api("GET", f"/analytics/jobs/{job_id}", user="staff").json()
+        job: dict[str, Any] = api("GET", f"/analytics/jobs/{job_id}", user="staff").json()
         if job["state"] in ("succeeded", "failed"):
-            assert job["state"] == "succeeded", job
-            return job_id
+            return job
         assert time.monotonic() < deadline, job
         time.sleep(0.5)
+
+
+def _versions_holding(s3: Any, bucket: str, needles: list[bytes]) -> list[str]:
+    """Keys (with version ids) of every object version whose bytes or Parquet rows hold a needle."""
+    found = []
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        for v in page.get("Versions", []):
+            body = s3.get_object(Bucket=bucket, Key=v["Key"], VersionId=v["VersionId"])["Body"].read()
+            texts = [body]
+            if v["Key"].endswith(".parquet"):
+                texts.append(repr(pq.read_table(io.BytesIO(body)).to_pylist()).encode())
+            if any(n in t for t in texts for n in needles):
+                found.append(f"{v['Key']} ({v['VersionId']})")
+    return found
 
 
 def _wait_for_erasure(api: Api, member_id: str, seconds: float = 180) -> dict[str, Any]:
@@ -179,3 +201,26 @@ def test_retention_dry_run_by_hand_reports_ids_only_and_erases_nothing(
     assert "@" not in json.dumps(report)
     # and nothing was erased
     assert api("GET", f"/members/{member_id}", user="staff").status_code == 200
+
+
+def test_erasure_while_an_export_runs_leaves_the_member_in_no_version(
+    api: Api, aws: Callable[[str], Any], local_stack: dict[str, Any]
+) -> None:
+    # GIVEN a member, and an export started just before their erasure (it may read them first)
+    surname = "Ras" + "".join(random.choice(string.ascii_lowercase) for _ in range(10))
+    created = api("POST", "/members", user="staff", json=new_member("Utrecht", achternaam=surname))
+    assert created.status_code == 201, created.text
+    member_id, email = created.json()["member_id"], created.json()["email"]
+    job_id = _start_export(api)
+    # WHEN staff erase them while the export runs
+    resp = api("POST", f"/members/{member_id}/erase", user="staff")
+    assert resp.status_code == 202, resp.text
+    # THEN whichever finishes first, once both have, no object version holds them
+    job = _wait_for_job(api, job_id)
+    erasure = _wait_for_erasure(api, member_id)
+    assert erasure["status"] == "done", erasure
+    s3, bucket = aws("s3"), local_stack["outputs"]["ExportBucketName"]
+    assert _versions_holding(s3, bucket, [member_id.encode(), surname.encode(), email.encode()]) == []
+    # and the export, if it published, is downloadable without them
+    if job["state"] == "succeeded":
+        assert member_id not in _download_member_ids(api, job_id)
