@@ -405,3 +405,43 @@ def test_erase_job_gives_up_on_an_export_that_never_finishes(env: Env) -> None:
     result = run_erasure(deps, member["member_id"], str(erasure["erasure_id"]))
     latest = deps.erasures.latest(member["member_id"]) or {}
     assert result["status"] == "failed" and "export was still being written" in str(latest["error"])
+
+
+def test_failed_start_is_503_and_asking_again_runs_the_export_pass(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    member = _create()
+    _run_export(env.export, "20261125T210000Z-00000001")
+    module = sys.modules["hdcn_fn_MembersFunction"]
+    working = module.client
+
+    class BrokenLambda:
+        def invoke(self, **kwargs: Any) -> dict[str, Any]:
+            from botocore.exceptions import EndpointConnectionError
+
+            raise EndpointConnectionError(endpoint_url="http://lambda")
+
+    # GIVEN the erase job cannot be started
+    monkeypatch.setattr(module, "client", lambda s: BrokenLambda() if s == "lambda" else working(s))
+    status, body = call_api("POST", f"/members/{member['member_id']}/erase", STAFF)
+    # THEN 503, the record is gone, the erasure reads failed with a reason
+    assert status == 503, body
+    assert call_api("GET", f"/members/{member['member_id']}", STAFF)[0] == 404
+    status, failed = call_api("GET", f"/members/{member['member_id']}/erase", STAFF)
+    assert status == 200 and failed["status"] == "failed" and failed["error"]
+    # WHEN asked again once the job can start THEN the same erasure runs its export pass
+    monkeypatch.setattr(module, "client", working)
+    status, again = call_api("POST", f"/members/{member['member_id']}/erase", STAFF)
+    assert status == 202 and again["erasure_id"] == failed["erasure_id"] and again["status"] == "queued"
+    [result] = env.run_jobs()
+    assert result["status"] == "done"
+    _assert_gone_from_bucket(env, member)
+
+
+def test_a_dead_erasure_reads_failed_and_a_new_one_may_start(env: Env) -> None:
+    member = _create()
+    call_api("POST", f"/members/{member['member_id']}/erase", STAFF)
+    env.invoked.clear()  # the job never runs (its invoke was lost)
+    erasures = Erasures(env.table("EXPORT_JOBS_TABLE"), stale_seconds=-1)
+    latest = erasures.latest(member["member_id"])
+    assert latest is not None and latest["status"] == "failed" and "stopped" in str(latest["error"])
