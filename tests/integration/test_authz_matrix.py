@@ -81,6 +81,11 @@ MATRIX: dict[tuple[str, str], dict[str | None, Expected]] = {
     ("PUT", "/members/{fresh_member}"): MEMBER_WRITE,
     ("DELETE", "/members/{fresh_member}"): by_caller(403, 403, 204, 204, 403, 204, 401),
     ("GET", "/members/{utrecht_member}/data-export"): MEMBER_WRITE,
+    # Erasure: Members_CRUD for the member's region; each call erases a member made for it.
+    ("POST", "/members/{fresh_member}/erase"): by_caller(403, 403, 202, 202, 403, 202, 401),
+    ("POST", "/members/{fresh_noord_holland_member}/erase"): by_caller(403, 403, 202, 404, 403, 202, 401),
+    # The erasure of a member whose record is gone: the region stored on the erasure still decides.
+    ("GET", "/members/{erased_noord_holland_member}/erase"): by_caller(403, 403, 200, 404, 403, 200, 401),
     # ------------------------------------------------------------ products
     ("GET", "/products"): everyone(200),
     ("GET", "/products/{product}"): everyone(200),
@@ -161,10 +166,15 @@ def _samples(api: Api) -> dict[str, Callable[[], str]]:
     listed = api("GET", "/products").json()["products"]
     catalogue_id = str(listed[0]["product_id"])
     utrecht, noord_holland = member("Utrecht", "3511 AB"), member("Noord-Holland", "1011 AB")
+    erased = member("Noord-Holland", "1011 AB")
+    resp = api("POST", f"/members/{erased}/erase", user="root")
+    assert resp.status_code == 202, resp.text
     return {
         "utrecht_member": lambda: utrecht,
         "noord_holland_member": lambda: noord_holland,
         "fresh_member": lambda: member("Utrecht", "3511 AB"),
+        "fresh_noord_holland_member": lambda: member("Noord-Holland", "1011 AB"),
+        "erased_noord_holland_member": lambda: erased,
         "product": lambda: catalogue_id,
         "fresh_product": product,
         "missing_job": lambda: "20200101T000000Z-00000000",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -53,7 +54,11 @@ def test_nightly_schedule_follows_its_parameter(enabled: str, state: str) -> Non
     # GIVEN NightlyExportEnabled WHEN the template is transformed THEN the rule's state follows it
     template = _with_s3_code(load_template())
     out = transform_template(template, "eu-west-1", {"NightlyExportEnabled": enabled})
-    rules = [r for r in out["Resources"].values() if r["Type"] == "AWS::Events::Rule"]
+    rules = [
+        r
+        for r in out["Resources"].values()
+        if r["Type"] == "AWS::Events::Rule" and "Input" not in r["Properties"]["Targets"][0]
+    ]
     assert len(rules) == 1
     rule = rules[0]["Properties"]
     assert rule["ScheduleExpression"] == "cron(0 2 * * ? *)"
@@ -62,3 +67,19 @@ def test_nightly_schedule_follows_its_parameter(enabled: str, state: str) -> Non
     resolved = "ENABLED" if condition["Fn::Equals"][1] == enabled else "DISABLED"
     assert resolved == state
     assert load_template()["Parameters"]["NightlyExportEnabled"]["Default"] == "false"
+
+
+def test_retention_schedule_is_off_and_dry_run_by_default() -> None:
+    # GIVEN the template WHEN transformed THEN the retention rule sends {"retention": {}} and is switched off
+    out = transform_template(_with_s3_code(load_template()), "eu-west-1", {})
+    [rule] = [
+        r["Properties"]
+        for r in out["Resources"].values()
+        if r["Type"] == "AWS::Events::Rule" and "Input" in r["Properties"]["Targets"][0]
+    ]
+    assert json.loads(rule["Targets"][0]["Input"]) == {"retention": {}}
+    assert rule["State"] == {"Fn::If": ["IsMemberRetentionEnabled", "ENABLED", "DISABLED"]}
+    params = load_template()["Parameters"]
+    assert params["MemberRetentionEnabled"]["Default"] == "false"
+    assert params["MemberRetentionMode"]["Default"] == "dry-run"
+    assert params["ErasureMode"]["AllowedValues"] == ["delete", "wipe"]

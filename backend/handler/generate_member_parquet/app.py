@@ -9,9 +9,10 @@ published, or `failed` with a readable reason and nothing visible in S3.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -19,16 +20,23 @@ import boto3
 from aws_lambda_powertools import Logger
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from hdcn_common.audit import AuditLog
+from hdcn_common.erase_job import JobDeps, run_erasure, run_retention
+from hdcn_common.erasure import Erasures, erasure_mode
 from hdcn_common.export_jobs import ExportJobs, JobNotActive, JobRunning
 from hdcn_common.exports import ExportOptions
 from hdcn_common.member_export import discard_export, export_members, prune_exports
 from hdcn_common.member_parquet import ExportFailed, install_raw_scan
+from hdcn_common.members import MemberRepository
 from hdcn_common.ops_metrics import record_export_finished, record_export_requested, stack_metrics
 from hdcn_common.settings import client, settings, table
 
 logger = Logger()
 # Well inside EXPORT_STALE_SECONDS (template default 30): several beats may be missed before death.
 HEARTBEAT_SECONDS = 5.0
+# An erasure asked for up to this long before the export's job was created may still be in what the
+# export read (the record is removed just after the erasure is written): leave those members out too.
+ERASED_SINCE_MARGIN_SECONDS = 300
 metrics = stack_metrics()  # namespace even where no template environment is set (tests)
 
 
@@ -114,6 +122,9 @@ def _run(job_id: str, context: Any) -> dict[str, Any]:
             today=date.today(),
             progress=beat.progress,
             remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000.0,
+            erased_since=lambda: Erasures(table(cfg.export_jobs_table)).erased_since(
+                _before(str(job["created_at"]), ERASED_SINCE_MARGIN_SECONDS)
+            ),
         )
         # Prune while the job is still running: once it reads succeeded, a new trigger may take
         # the lock, and its folder must not look like a dead run's to this prune.
@@ -172,6 +183,45 @@ def _run(job_id: str, context: Any) -> dict[str, Any]:
     return {"job_id": job_id, "state": state}
 
 
+def _before(iso: str, seconds: int) -> str:
+    """An ISO time `seconds` earlier, in the same form the erasure records use."""
+    moment = datetime.fromisoformat(iso) - timedelta(seconds=seconds)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def _job_deps(context: Any) -> JobDeps:
+    cfg = settings()
+    return JobDeps(
+        remaining=lambda: context.get_remaining_time_in_millis() / 1000.0,
+        erasures=Erasures(table(cfg.export_jobs_table)),
+        jobs=ExportJobs(table(cfg.export_jobs_table)),
+        audit=AuditLog(table(cfg.audit_table)),
+        repo=MemberRepository(table(cfg.members_table), table(cfg.member_keys_table)),
+        s3=client("s3"),
+        bucket=cfg.export_bucket,
+    )
+
+
+def _retention(request: Any, context: Any) -> dict[str, Any]:
+    """The nightly retention run (schedule Input) or one by hand; dry-run unless told to apply."""
+    request = request if isinstance(request, dict) else {}
+    apply = request.get("apply")
+    if apply is None:
+        apply = os.environ.get("MEMBER_RETENTION_MODE", "dry-run") == "apply"
+    report = run_retention(
+        _job_deps(context),
+        years=int(os.environ.get("MEMBER_RETENTION_YEARS", "2")),
+        apply=bool(apply),
+        mode=erasure_mode(),
+        export_retention_days=int(os.environ.get("EXPORT_RETENTION_DAYS", "90")),
+    )
+    logger.info(
+        "retention run",
+        extra={"mode": report.mode, "due": len(report.due), "cannot_tell": len(report.cannot_tell)},
+    )
+    return {"retention": {k: v if isinstance(v, (str, int)) else len(v) for k, v in report.as_dict().items()}}
+
+
 def _fail(jobs: ExportJobs, job_id: str, reason: str) -> None:
     with contextlib.suppress(JobNotActive):
         jobs.fail(job_id, reason)
@@ -180,6 +230,12 @@ def _fail(jobs: ExportJobs, job_id: str, reason: str) -> None:
 @logger.inject_lambda_context
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if isinstance(event, dict) and isinstance(event.get("erasure"), dict):
+        # POST /members/{id}/erase: take that member out of every export (ids only in the event).
+        erasure = event["erasure"]
+        return run_erasure(_job_deps(context), str(erasure.get("member_id")), str(erasure.get("erasure_id")))
+    if isinstance(event, dict) and "retention" in event:
+        return _retention(event["retention"], context)
     job_id = event.get("job_id") if isinstance(event, dict) else None
     if not job_id:
         # The nightly schedule: queue a job of our own unless one is already running.

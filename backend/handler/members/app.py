@@ -7,9 +7,11 @@ Members_CRUD (or System_CRUD) writes. Updates carry the version that was read.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
@@ -17,9 +19,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Que
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 from hdcn_common.api import (
     Forbidden,
     NotFound,
+    ServiceUnavailable,
     Unprocessable,
     create_resolver,
     error_response,
@@ -28,6 +32,9 @@ from hdcn_common.api import (
 from hdcn_common.audit import AuditLog
 from hdcn_common.auth import Caller
 from hdcn_common.enums import Lidmaatschap, Regio, Status
+from hdcn_common.erasure import ACTIVE as ERASURE_ACTIVE
+from hdcn_common.erasure import ErasureNotActive, Erasures, erasure_mode, remove_member_record
+from hdcn_common.erasure import public_view as erasure_view
 from hdcn_common.exports import list_published, read_manifest, read_member_ids
 from hdcn_common.members import (
     IdempotencyMismatch,
@@ -44,10 +51,12 @@ from hdcn_common.members import (
     merge_update,
     stored_fields,
     to_member,
+    version_of,
 )
-from hdcn_common.records import plain_item, register_record_errors
+from hdcn_common.records import RecordNotFound, VersionConflict, plain_item, register_record_errors
 from hdcn_common.settings import client, settings, table
 from hdcn_common.versioning import expected_version
+from pydantic import BaseModel, Field
 
 logger = Logger()
 metrics = Metrics()
@@ -246,6 +255,123 @@ def member_data_export(member_id: MemberId) -> dict[str, Any]:
         "history": [{k: v for k, v in e.items() if k not in ("expires_at",)} for e in history],
         "exports": exports,
     }
+
+
+class Erasure(BaseModel):
+    """A member's erasure and its progress (the record now, the exports by a job)."""
+
+    erasure_id: str
+    member_id: str
+    mode: Literal["delete", "wipe"]
+    status: Literal["queued", "running", "done", "failed"]
+    requested_by: str
+    requested_at: str
+    finished_at: str | None = None
+    exports_total: int = 0
+    exports_done: int = 0
+    exports_rewritten: int = 0
+    exports_withdrawn: int = 0
+    versions_deleted: int = 0
+    error: str | None = Field(default=None, description="A short reason when failed; never member data")
+
+
+def _as_erasure(item: dict[str, Any]) -> Erasure:
+    return Erasure.model_validate(erasure_view(item))
+
+
+def _erasures() -> Erasures:
+    return Erasures(table(settings().export_jobs_table))
+
+
+def _start_erase_job(erasures: Erasures, erasure: dict[str, Any]) -> dict[str, Any]:
+    """Invoke the erase job in the generator (async; ids only in the event)."""
+    member_id, erasure_id = str(erasure["member_id"]), str(erasure["erasure_id"])
+    try:
+        client("lambda").invoke(
+            FunctionName=settings().generator_function,
+            InvocationType="Event",
+            Payload=json.dumps({"erasure": {"member_id": member_id, "erasure_id": erasure_id}}).encode(),
+        )
+    except (ClientError, BotoCoreError) as err:
+        logger.error(
+            "erase job invoke failed", extra={"erasure_id": erasure_id, "error_type": type(err).__name__}
+        )
+        with contextlib.suppress(ErasureNotActive):
+            erasures.finish(member_id, erasure_id, "failed", "the erase job could not be started; ask again")
+        raise ServiceUnavailable(
+            "the erase job could not be started; ask for the erasure again shortly"
+        ) from None
+    return erasure
+
+
+@app.post(
+    "/members/<member_id>/erase",
+    status_code=202,
+    responses={202: {"description": "Erasure queued or already under way"}},
+)
+def erase_member(member_id: MemberId, if_match: IfMatch = None) -> Erasure:
+    """Erase a member for good (AVG): the record now, every export by a job. Members_CRUD, member's region.
+
+    Repeating the request while an erasure runs answers that erasure; after a failed one whose record
+    is already gone, the export pass runs again.
+    """
+    caller = _writer()
+    expected = expected_version(None, if_match, required=False)
+    erasures = _erasures()
+    latest = erasures.latest(member_id)
+    if latest is not None and _may_see(caller, latest) and latest.get("status") in ERASURE_ACTIVE:
+        return _as_erasure(latest)
+    repo = _repo()
+    current = repo.get(member_id)
+    if current is None:
+        if latest is not None and _may_see(caller, latest) and latest.get("status") == "failed":
+            # The record went, the export pass did not finish: run that pass again.
+            _audit(caller, "member.erase", member_id, erasure_id=str(latest["erasure_id"]), retry=True)
+            try:
+                again = erasures.requeue(member_id, str(latest["erasure_id"]))
+            except ErasureNotActive:
+                again = erasures.latest(member_id) or latest
+                return _as_erasure(again)
+            return _as_erasure(_start_erase_job(erasures, again))
+        raise NotFound("no such member")
+    if not _may_see(caller, current):
+        raise NotFound("no such member")
+    if expected is not None and version_of(current) != expected:
+        raise VersionConflict(version_of(current))
+    mode = erasure_mode()
+    erasure, created = erasures.create(member_id, current.get("regio"), mode, caller.username)
+    if not created:
+        return _as_erasure(erasure)
+    erasure_id = str(erasure["erasure_id"])
+    _audit(
+        caller, "member.erase", member_id, erasure_id=erasure_id, mode=mode, regions=[current.get("regio")]
+    )
+    try:
+        remove_member_record(repo, current, expected, mode)
+    except (VersionConflict, RecordNotFound):
+        # Changed or deleted since it was read: nothing was erased; the caller reads it again.
+        with contextlib.suppress(ErasureNotActive):
+            erasures.finish(member_id, erasure_id, "failed", "the member changed before it was erased")
+        raise
+    except Exception:
+        with contextlib.suppress(ErasureNotActive):
+            erasures.finish(
+                member_id, erasure_id, "failed", "the member record could not be removed; ask again"
+            )
+        raise
+    erasures.mark_removed(member_id, erasure_id)
+    logger.info("member erased; erase job starting", extra={"member_id": member_id, "erasure_id": erasure_id})
+    return _as_erasure(_start_erase_job(erasures, erasure))
+
+
+@app.get("/members/<member_id>/erase")
+def get_member_erasure(member_id: MemberId) -> Erasure:
+    """The member's latest erasure and its progress (also once the record is gone)."""
+    caller = _writer()
+    latest = _erasures().latest(member_id)
+    if latest is None or not _may_see(caller, latest):
+        raise NotFound("no erasure of this member")
+    return _as_erasure(latest)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from hdcn_common.export_erasure import drop_erased_before_publish
 from hdcn_common.exports import (
     Manifest,
     PartFile,
@@ -76,6 +77,7 @@ def export_members(
     remaining_seconds: Callable[[], float] = lambda: float("inf"),
     segments: int | None = None,
     max_buffered_rows: int = MAX_BUFFERED_ROWS,
+    erased_since: Callable[[], frozenset[str]] | None = None,
 ) -> Manifest:
     """Write one export and publish it with its manifest; on any failure delete what was written."""
     today = today or date.today()
@@ -121,6 +123,15 @@ def export_members(
         # Rows per file are known once a file is closed; parts and files are in the same order.
         for f, p in zip(files, parts, strict=True):
             f.rows = p.rows
+        if erased_since is not None:
+            # A member erased while this export ran may be in what it read: leave them out before
+            # publishing (the erase job skips an export that is still being written).
+            erased = erased_since() & frozenset(member_ids)
+            if erased and anonymize:
+                raise ExportFailed("a member was erased while this export ran; run the export again")
+            if erased:
+                files, member_ids = drop_erased_before_publish(s3, bucket, files, member_ids, erased)
+                rows = sum(f.rows for f in files)
         manifest = Manifest(
             export_id=export_id,
             created_at=created_at,

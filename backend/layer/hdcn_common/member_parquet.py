@@ -295,19 +295,18 @@ class ScanRequest:
 
     def base_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"TableName": self.table}
-        conditions, names, values = [], {}, {}
+        # A record wiped by an erasure (ErasureMode wipe) keeps only ids and membership dates: it is
+        # no longer anyone's data to export.
+        conditions, names, values = ["attribute_not_exists(#erased)"], {"#erased": "erased_at"}, {}
         if self.active_only:
             conditions.append("#st = :actief")
             names["#st"], values[":actief"] = "status", {"S": "Actief"}
         if self.regio:
             conditions.append("#rg = :regio")
             names["#rg"], values[":regio"] = "regio", {"S": self.regio}
-        if conditions:
-            kwargs.update(
-                FilterExpression=" AND ".join(conditions),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
+        kwargs.update(FilterExpression=" AND ".join(conditions), ExpressionAttributeNames=names)
+        if values:
+            kwargs["ExpressionAttributeValues"] = values
         if self.page_size:
             kwargs["Limit"] = self.page_size
         return kwargs
