@@ -7,6 +7,9 @@ STAMP := $(VENV)/.installed
 SAM_VENV := .venv-sam
 SAM_STAMP := $(SAM_VENV)/.installed
 SAM_CLI_VERSION := 1.170.0
+# Two workers (pytest-xdist), whole files each (module fixtures stay shared), each with its own
+# session stack: most tests wait on a stack, a browser or an export, so two cores run two at once.
+PARALLEL ?= -n 2 --dist loadfile
 
 .PHONY: run test lint typecheck unit integration e2e clean venv browser-check
 
@@ -48,7 +51,7 @@ e2e: browser-check $(STAMP)
 	$(BIN)/pytest -m "e2e" -q
 
 test: browser-check lint typecheck $(STAMP) $(SAM_STAMP)
-	HDCN_SAM_CLI=$(CURDIR)/$(SAM_VENV)/bin/sam $(BIN)/pytest -q
+	HDCN_SAM_CLI=$(CURDIR)/$(SAM_VENV)/bin/sam $(BIN)/pytest -q $(PARALLEL)
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .hdcn .pytest_cache .mypy_cache .ruff_cache

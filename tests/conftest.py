@@ -14,6 +14,7 @@ import requests
 from backend.local.launcher import LocalStackProcess, free_port
 from backend.local.launcher import id_token as demo_id_token
 from tests.browser import MISSING, find_chromium
+from tests.iam_session import denied_calls
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 __all__ = ["REPO_ROOT", "free_port"]  # imported by tests that start stacks of their own
@@ -42,8 +43,14 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     )
     state = stack.start()
     yield state
-    with contextlib.suppress(subprocess.TimeoutExpired):  # stop() killed it then; nothing left to do
-        stack.stop(timeout=60)
+    try:
+        # Every AWS call the session's functions made, checked against their IAM policies once all
+        # the tests that used this stack are done (in parallel runs each worker has its own stack).
+        denied = denied_calls(state)
+    finally:
+        with contextlib.suppress(subprocess.TimeoutExpired):  # stop() killed it then; nothing left to do
+            stack.stop(timeout=60)
+    assert not denied, "AWS would refuse (AccessDenied):\n" + "\n".join(str(d) for d in denied)
 
 
 @pytest.fixture(scope="session")

@@ -3,27 +3,24 @@
 moto checks no IAM policy: a function calling beyond its role works locally and fails on AWS
 with AccessDenied. The session stack records each function's AWS operations
 (`--record-aws-calls`, `backend.local.aws_calls`); this test first takes every route itself
-(so it stands alone), then evaluates every call recorded in the session so far (it is named to
-run last in this folder, after the other tests' calls) against the function's policy from the
-deployed stack's translated template (`backend.local.iam_check`).
+(so it stands alone), then evaluates every call recorded in the session so far against the
+function's policy from the deployed stack's translated template (`backend.local.iam_check`).
+Calls made after it (its file name no longer says when it runs once the suite runs in parallel
+workers) are checked by the session fixture when its stack stops (`tests/conftest.py`).
 """
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from backend.local.aws_calls import FILE_NAME, read_calls
-from backend.local.deploy import ACCOUNT_ID
-from backend.local.iam_check import StackContext, denials, function_policies
-from backend.local.template import load_template
+from backend.local.iam_check import denials
+from tests.iam_session import recorded_calls_and_policies
 from tests.integration.test_members_api import new_member
 from tests.integration.test_products_api import new_product
 
@@ -77,41 +74,12 @@ def _tour(api: Api) -> None:
     assert api("DELETE", f"/users/{name}", user="root").status_code == 204
 
 
-def stack_context(cfn: Any, stack_name: str, region: str) -> StackContext:
-    """The deployed stack's parameters (defaults included), physical ids and types."""
-    stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
-    parameters = {k: str(v.get("Default", "")) for k, v in load_template().get("Parameters", {}).items()}
-    parameters.update({p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])})
-    resources = cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
-    return StackContext(
-        region=region,
-        account_id=ACCOUNT_ID,
-        stack_name=stack_name,
-        stack_id=stack["StackId"],
-        parameters=parameters,
-        physical_ids={
-            r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
-            for r in resources
-            if r.get("LogicalResourceId")
-        },
-        resource_types={
-            r["LogicalResourceId"]: r["ResourceType"] for r in resources if r.get("LogicalResourceId")
-        },
-    )
-
-
 def test_every_recorded_aws_call_is_allowed_by_the_functions_policy(
-    api: Api, aws: Callable[[str], Any], local_stack: dict[str, Any]
+    api: Api, local_stack: dict[str, Any]
 ) -> None:
     # GIVEN every route taken, and the calls of the whole session recorded by function
     _tour(api)
-    calls = read_calls(Path(local_stack["state_dir"]) / "logs" / FILE_NAME)
-    cfn = aws("cloudformation")
-    name = local_stack["stack_name"]
-    ctx = stack_context(cfn, name, local_stack["region"])
-    body = cfn.get_template(StackName=name, TemplateStage="Processed")["TemplateBody"]
-    template = json.loads(body) if isinstance(body, str) else body
-    policies = function_policies(template, ctx)
+    calls, policies, ctx = recorded_calls_and_policies(local_stack)
     # THEN every function of the stack made calls (the recording works, presigned URLs included)
     assert {c["function"] for c in calls} >= set(policies) - {"HealthFunction"}
     assert any(c.get("presigned") for c in calls)
