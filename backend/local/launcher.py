@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -25,9 +26,25 @@ from backend.local.up import STATE_FILE
 START_TIMEOUT = 120.0
 
 
+# Listening ports are picked below the kernel's ephemeral range (32768-60999 by default): a port
+# handed out by bind(0) is also a candidate source port for the many outgoing connections of a
+# test run, and one taken that way between the pick and the stack's own bind failed its start.
+PORT_RANGE = (20000, 32000)
+START_ATTEMPTS = 3
+
+
 def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as s:
+    """A TCP port free on 127.0.0.1 right now, outside the ephemeral range."""
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(*PORT_RANGE)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as s:  # a crowded range: let the kernel choose
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
@@ -69,7 +86,20 @@ class LocalStackProcess:
         return self.state_dir / "up.log"
 
     def start(self) -> dict[str, Any]:
-        """Start the stack (new ports each time) and wait until it has published its state."""
+        """Start the stack (new ports each time) and wait until it has published its state.
+
+        A start that failed because one of its ports was taken meanwhile (by another test run's
+        process) is tried again on new ports.
+        """
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                return self._start_once()
+            except RuntimeError as err:
+                if attempt == START_ATTEMPTS or "Address already in use" not in str(err):
+                    raise
+        raise AssertionError("unreachable")
+
+    def _start_once(self) -> dict[str, Any]:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         state_file = self.state_dir / STATE_FILE
         state_file.unlink(missing_ok=True)

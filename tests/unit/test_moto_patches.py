@@ -433,3 +433,93 @@ def test_a_global_sign_out_revokes_the_refresh_token(cognito_user: Any) -> None:
     idp.global_sign_out(AccessToken=access)
     # THEN their refresh token is refused as revoked (not as disabled: they are enabled)
     assert "revoked" in _refused(idp, client_id, refresh)
+
+
+def _everything(client: Any) -> list[Any]:
+    return [client.scan(TableName=name, ConsistentRead=True)["Items"] for name in ("flat2", "ranged2")]
+
+
+@pytest.mark.parametrize("light", [True, False], ids=["light backup", "moto's deep copy"])
+def test_a_cancelled_transaction_leaves_every_table_as_it_was(
+    monkeypatch: pytest.MonkeyPatch, light: bool
+) -> None:
+    # GIVEN two tables (hash key; hash and range key) with items, behind the patched moto
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "t",
+        "AWS_SECRET_ACCESS_KEY": "t",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(key, value)
+    moto_patches.install()
+    moto_patches.set_fast_reads(light)
+    try:
+        with mock_aws():
+            client = boto3.client("dynamodb", region_name=REGION)
+            client.create_table(
+                TableName="flat2",
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+            client.create_table(
+                TableName="ranged2",
+                KeySchema=[
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                ],
+                AttributeDefinitions=[
+                    {"AttributeName": "pk", "AttributeType": "S"},
+                    {"AttributeName": "sk", "AttributeType": "N"},
+                ],
+                BillingMode="PAY_PER_REQUEST",
+            )
+            for n in range(5):
+                client.put_item(
+                    TableName="flat2",
+                    Item={"pk": {"S": f"m{n}"}, "n": {"N": str(n)}, "l": {"L": [{"S": "a"}]}},
+                )
+                client.put_item(
+                    TableName="ranged2", Item={"pk": {"S": "d"}, "sk": {"N": str(n)}, "v": {"S": "x"}}
+                )
+            before = _everything(client)
+            # WHEN a transaction changes items in place, deletes, adds, and then fails its last condition
+            with pytest.raises(client.exceptions.TransactionCanceledException):
+                client.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Update": {
+                                "TableName": "flat2",
+                                "Key": {"pk": {"S": "m1"}},
+                                "UpdateExpression": "SET n = :n, l[0] = :z",
+                                "ExpressionAttributeValues": {":n": {"N": "99"}, ":z": {"S": "z"}},
+                            }
+                        },
+                        {"Delete": {"TableName": "flat2", "Key": {"pk": {"S": "m2"}}}},
+                        {"Put": {"TableName": "flat2", "Item": {"pk": {"S": "new"}}}},
+                        {
+                            "Update": {
+                                "TableName": "ranged2",
+                                "Key": {"pk": {"S": "d"}, "sk": {"N": "3"}},
+                                "UpdateExpression": "SET v = :v",
+                                "ExpressionAttributeValues": {":v": {"S": "changed"}},
+                            }
+                        },
+                        {"Delete": {"TableName": "ranged2", "Key": {"pk": {"S": "d"}, "sk": {"N": "4"}}}},
+                        {
+                            "Put": {
+                                "TableName": "ranged2",
+                                "Item": {"pk": {"S": "d"}, "sk": {"N": "0"}},
+                                "ConditionExpression": "attribute_not_exists(pk)",
+                            }
+                        },
+                    ]
+                )
+            # THEN every table reads exactly as before (the in-place changes undone too)
+            assert _everything(client) == before
+            # and a transaction that succeeds still changes what it names
+            client.transact_write_items(
+                TransactItems=[{"Delete": {"TableName": "flat2", "Key": {"pk": {"S": "m0"}}}}]
+            )
+            assert len(_everything(client)[0]) == len(before[0]) - 1
+    finally:
+        moto_patches.set_fast_reads(True)
