@@ -50,6 +50,7 @@ def test_health_route_runs_the_checks_inside_the_function(api: Callable[..., req
         assert checks[lid]["status"] == "pass", checks[lid]
     for lid in ("generator_image_manifest", "endpoint_health"):
         assert checks[lid]["status"] == "not_applicable" and "loopback" in checks[lid]["detail"], checks[lid]
-    # the local runtime writes REPORT lines: cold starts pass on real figures once an export ran
-    assert checks["cold_starts"]["status"] in ("pass", "not_applicable"), checks["cold_starts"]
+    # the local runtime writes REPORT lines: the cold-start check judges real figures once an export
+    # ran (a warning is a real figure too: a cold start on a machine busy with other suites is slow)
+    assert checks["cold_starts"]["status"] in ("pass", "warn", "not_applicable"), checks["cold_starts"]
     assert "loopback" not in checks["cold_starts"]["detail"]
