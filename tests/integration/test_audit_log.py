@@ -308,6 +308,8 @@ def _take_export_actions(api: Api, expected: Expected) -> None:
         started = _wait_for_export(api, user, {"regio": "Utrecht"})
         assert started["job_id"]
         expected.add(user, "export.request", "Utrecht", options=lambda o: (o or {}).get("regio") == "Utrecht")
+        # the export made, by the generator, in the name of who asked for it
+        expected.add(user, "export.generated", started["job_id"], regions=["Utrecht"])
     for user in READERS:
         link = _ok(api("GET", "/analytics/download-parquet/latest", user=user))
         regions = sorted({f["regio"] for f in link["files"]})

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import boto3
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
@@ -34,7 +35,7 @@ from hdcn_common.member_parquet import (
 )
 
 from backend.local.template import REPO_ROOT
-from tests.unit.aws_fixtures import ExportEnv
+from tests.unit.aws_fixtures import REGION, ExportEnv
 
 pytestmark = pytest.mark.unit
 TODAY = date(2026, 11, 25)
@@ -279,6 +280,31 @@ def test_handler_runs_a_queued_job_to_succeeded(export_env: ExportEnv) -> None:
     assert sum(int(v) for v in done["regions"].values()) == len(export_env.members)
     assert export_env.s3.head_object(Bucket=export_env.bucket, Key=manifest_key(job["job_id"]))
     assert jobs.table.get_item(Key={"job_id": LOCK_ID}).get("Item") is None
+    # and the access log names the export made, for whom, with its count and no member data
+    audit = boto3.resource("dynamodb", region_name=REGION).Table(settings_module.settings().audit_table)
+    made = [e for e in audit.scan()["Items"] if e["action"] == "export.generated"]
+    assert [(e["actor"], e["target"], int(e["rows"])) for e in made] == [
+        ("staff", job["job_id"], len(export_env.members))
+    ]
+
+
+def test_an_export_the_access_log_cannot_name_is_withdrawn(
+    export_env: ExportEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a queued job and an access log that cannot be written
+    jobs = export_env.jobs()
+    job = jobs.create("staff", ExportOptions())
+    monkeypatch.setenv("AUDIT_TABLE", "no-such-audit-table")
+    settings_module.settings.cache_clear()
+    # WHEN the generator runs it
+    result = _load_generator().lambda_handler({"job_id": job["job_id"]}, _Context())
+    # THEN the job failed and its export was withdrawn: nothing is published that the log does not name
+    assert result["state"] == "failed"
+    failed = jobs.get(job["job_id"])
+    assert (
+        failed is not None and failed["state"] == "failed" and "no export was published" in failed["error"]
+    ), failed
+    assert list_published(export_env.s3, export_env.bucket) == [], failed["error"]
 
 
 def test_schedule_event_queues_its_own_job(export_env: ExportEnv) -> None:

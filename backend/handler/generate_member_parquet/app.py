@@ -138,6 +138,22 @@ def _run(job_id: str, context: Any) -> dict[str, Any]:
         regions: dict[str, int] = {}
         for f in manifest.files:
             regions[f.regio] = regions.get(f.regio, 0) + f.rows
+        # The access log names every export made, before it reads succeeded: who asked, which
+        # regions, how many members (the ids are in the export's own member list, too many for an
+        # entry). An entry that cannot be written fails the job, whose export is then withdrawn.
+        try:
+            AuditLog(table(cfg.audit_table)).record(
+                str(job.get("requested_by") or "schedule"),
+                "export.generated",
+                job_id,
+                export_id=job_id,
+                rows=manifest.rows,
+                regions=sorted(regions),
+                options=options,
+            )
+        except Exception:  # the log answers unavailable (its own error) or an AWS error
+            discard_export(s3, cfg.export_bucket, job_id)
+            raise
         try:
             jobs.succeed(
                 job_id, manifest.rows, manifest.bytes, len(manifest.files), regions, manifest.unconverted
