@@ -149,6 +149,13 @@ def expect_menu(page: Page, pages: list[str]) -> None:
     expect(page.get_by_test_id("stSidebarNav").get_by_role("link")).to_have_count(len(pages))
 
 
+def no_dialog(page: Page) -> None:
+    """No dialog over the page (Streamlit's English "Page not found" was one, on a signed-out page)."""
+    settle(page)
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(page.get_by_text("Page not found")).to_have_count(0)
+
+
 def shown_code(page: Page) -> str:
     """The text of the page's one code block (a key or a temporary password shown to be typed over)."""
     block = page.get_by_test_id("stCode")
@@ -194,6 +201,7 @@ def test_a_new_user_sets_up_an_authenticator_and_later_signs_in_with_a_fresh_cod
             with page.expect_response(_cookie_posted):
                 page.get_by_role("button", name=t("sidebar.sign_out")).click()
             expect_sign_in_form(page)
+            no_dialog(page)
             enter_password(page, username, password)
             # THEN the page asks for the app's code, and refuses an old one
             expect(page.get_by_role("heading", name=t("login.mfa.title"))).to_be_visible()
@@ -318,6 +326,9 @@ def test_root_invites_a_utrecht_coordinator_who_sees_only_utrecht_until_root_dis
             expect_sign_in_form(coordinator)
             expect(coordinator.get_by_text(t("session.ended.disabled"))).to_be_visible()
         assert session_cookie(coordinator_context) is None
+        # (at /exports still, with no "Page not found" dialog over the form: see streamlit_app.py)
+        no_dialog(coordinator)
+        assert coordinator.url.rstrip("/").endswith("/exports")
         shot(coordinator, "coordinator-disabled")
     finally:
         api("DELETE", f"/users/{username}", user="root")
