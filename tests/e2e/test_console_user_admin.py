@@ -225,6 +225,27 @@ def test_a_new_user_sets_up_an_authenticator_and_later_signs_in_with_a_fresh_cod
         api("DELETE", f"/users/{username}", user="root")
 
 
+def test_the_local_totp_user_signs_in_with_a_code_from_the_key_the_stack_publishes(
+    contexts: Callable[[], BrowserContext], console_url: str, local_stack: dict[str, Any]
+) -> None:
+    # GIVEN the local stack's `totp` user (authenticator set up at start; its key in the state file)
+    secret = local_stack["sign_in_users"]["totp"]["totp_secret"]
+    page = contexts().new_page()
+    page.goto(console_url)
+    # WHEN they sign in with the demo password THEN the code is asked for
+    enter_password(page, "totp", local_stack["demo_password"])
+    expect(page.get_by_role("heading", name=t("login.mfa.title"))).to_be_visible()
+    assert not english_on(page)
+    # WHEN they type the current code THEN they are signed in and see their pages
+    code, _ = fresh_code(secret)
+    page.get_by_role("textbox", name=t("login.mfa.code")).fill(code)
+    with page.expect_response(_cookie_posted):
+        page.get_by_role("button", name=t("login.submit"), exact=True).click()
+        expect_menu(page, MENUS["regio-utrecht"])
+    open_page(page, "exports")
+    no_exception(page)
+
+
 def utrecht_rows_in_grid(page: Page) -> list[str]:
     """The Regio cells of the table's rows in view (the data grid's accessible cells)."""
     grid = page.get_by_test_id("stDataFrame").first
