@@ -14,7 +14,7 @@ if str(ROOT) not in sys.path:
 
 from console import formats, ui  # noqa: E402 - after the path fix above
 from console.i18n import t  # noqa: E402
-from console.roles import pages_for  # noqa: E402
+from console.roles import PAGES, pages_for  # noqa: E402
 
 PAGES_DIR = Path(__file__).resolve().parent / "app_pages"
 
@@ -27,16 +27,32 @@ ui.language_choice()
 # pages are chosen, so the page the URL asks for is among them.
 tokens = ui.current_tokens()
 if tokens is None:
+    # The sign-in form answers every page's address too: a deep link (or the page someone signed
+    # out on) shows the form, not Streamlit's English "Page not found", and after signing in the
+    # user is on the page they asked for.
+    login = PAGES_DIR / "login.py"
     page = st.navigation(
-        [st.Page(PAGES_DIR / "login.py", title=t("nav.login"), icon=":material/login:", default=True)],
+        [
+            st.Page(login, title=t("nav.login"), icon=":material/login:", default=True),
+            *(st.Page(login, title=t(p.title), url_path=p.key, visibility="hidden") for p in PAGES),
+        ],
         position="hidden",
     )
 else:
     specs = pages_for(tokens.groups)
+    # A page this user does not have (a deep link, or the page the previous user of this tab was
+    # on) opens their first page instead of Streamlit's English "Page not found".
+    others = [p for p in PAGES if p not in specs]
     page = st.navigation(
         [
-            st.Page(PAGES_DIR / spec.filename, title=t(spec.title), icon=spec.icon, default=i == 0)
-            for i, spec in enumerate(specs)
+            *(
+                st.Page(PAGES_DIR / spec.filename, title=t(spec.title), icon=spec.icon, default=i == 0)
+                for i, spec in enumerate(specs)
+            ),
+            *(
+                st.Page(PAGES_DIR / specs[0].filename, title=t(p.title), url_path=p.key, visibility="hidden")
+                for p in others
+            ),
         ]
     )
     with st.sidebar:
