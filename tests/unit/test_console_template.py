@@ -13,12 +13,7 @@ configuration (moto drops it) are checked on the template itself below.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -26,6 +21,7 @@ import pytest
 from samtranslator.yaml_helper import yaml_parse
 
 from console import hosting_cmd
+from tests.template_linters import assert_cfn_lint_clean, assert_sam_validate_lint_clean, needs_sam_cli
 from tests.unit.aws_fixtures import REGION, fresh_moto
 
 pytestmark = pytest.mark.unit
@@ -44,34 +40,18 @@ def _resources(kind: str) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in _template()["Resources"].items() if v["Type"] == kind}
 
 
-def _sam() -> str | None:
-    """The SAM CLI: HDCN_SAM_CLI (`make test` sets it, so there a missing one fails), else `sam` on PATH."""
-    return os.environ.get("HDCN_SAM_CLI") or shutil.which("sam")
-
-
 # ---------------------------------------------------------------- the real linters
 
 
 def test_cfn_lint_is_clean() -> None:
     # GIVEN the console template WHEN cfn-lint checks it THEN it reports nothing (warnings included)
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "cfn-lint"), str(TEMPLATE)], capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert_cfn_lint_clean(TEMPLATE)
 
 
-@pytest.mark.skipif(_sam() is None, reason="no SAM CLI: set HDCN_SAM_CLI to the sam of its own venv")
+@needs_sam_cli
 def test_sam_validate_lint_is_clean() -> None:
     # GIVEN the SAM CLI from its own environment WHEN `sam validate --lint` reads the template THEN it passes
-    result = subprocess.run(
-        [str(_sam()), "validate", "--lint", "--template-file", str(TEMPLATE), "--region", REGION],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "is a valid SAM Template" in result.stdout
+    assert_sam_validate_lint_clean(TEMPLATE, REGION)
 
 
 # ---------------------------------------------------------------- its shape

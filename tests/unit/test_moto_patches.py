@@ -243,10 +243,10 @@ def _reads(client: Any) -> list[Any]:
     return answers
 
 
-def test_fast_table_reads_answer_as_moto_does_before_and_after_writes(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # GIVEN two tables (hash key; hash and range key) behind the patched moto
+@pytest.fixture
+def two_tables(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A client of the patched moto with an empty hash-key table `flat` (GSI `regio-index`) and an
+    empty hash-and-range-key table `ranged`."""
     for key, value in {
         "AWS_ACCESS_KEY_ID": "t",
         "AWS_SECRET_ACCESS_KEY": "t",
@@ -287,89 +287,93 @@ def test_fast_table_reads_answer_as_moto_does_before_and_after_writes(
             ],
             BillingMode="PAY_PER_REQUEST",
         )
-        regions = ["Utrecht", "Limburg", "Oost"]
-        for n in range(300, 0, -1):  # written out of order: the order is moto's sort, not insertion
-            client.put_item(
-                TableName="flat",
-                Item={
-                    "pk": {"S": f"m-{n:04d}"},
-                    "naam": {"S": f"Jansen {n}"},
-                    "nummer": {"N": str(n)},
-                    "regio": {"S": regions[n % 3]},
-                    "adres": {"M": {"straat": {"S": f"Dorpsstraat {n}"}, "plaats": {"S": "Ergens"}}},
-                    "tags": {"SS": ["a", f"t{n % 4}"]},
-                    "blob": {"B": bytes([n % 256])},
-                    "tekst": {"S": "x" * (n * 20)},  # big enough for some 1 MB pages to end early
-                },
-            )
-        for day in range(1, 4):
-            for n in range(40, 0, -3):
-                client.put_item(
-                    TableName="ranged",
-                    Item={"pk": {"S": f"day-{day}"}, "sk": {"N": str(n)}, "v": {"N": str(n * day)}},
-                )
+        yield client
+    moto_patches.set_fast_reads(True)
 
-        def compare() -> None:
-            moto_patches.set_fast_reads(False)
-            try:
-                with_moto = _reads(client)
-            finally:
-                moto_patches.set_fast_reads(True)
-            assert _reads(client) == with_moto
 
-        # WHEN both read the same tables THEN the same pages, keys, counts and projections
-        compare()
-        # ... and after writes that change items in place, add, delete, and a failed transaction
-        client.update_item(
-            TableName="flat",
-            Key={"pk": {"S": "m-0007"}},
-            UpdateExpression="SET regio = :r, naam = :n",
-            ExpressionAttributeValues={":r": {"S": "Utrecht"}, ":n": {"S": "Veranderd"}},
-        )
-        # (an item grown in place to 300 KB moves where the 1 MB pages end)
-        client.update_item(
-            TableName="flat",
-            Key={"pk": {"S": "m-0100"}},
-            UpdateExpression="SET tekst = :t",
-            ExpressionAttributeValues={":t": {"S": "y" * 300_000}},
-        )
-        compare()
+def test_fast_table_reads_answer_as_moto_does_before_and_after_writes(two_tables: Any) -> None:
+    # GIVEN two tables (hash key; hash and range key) behind the patched moto
+    client = two_tables
+    regions = ["Utrecht", "Limburg", "Oost"]
+    for n in range(300, 0, -1):  # written out of order: the order is moto's sort, not insertion
         client.put_item(
             TableName="flat",
             Item={
-                "pk": {"S": "m-0150x"},
-                "naam": {"S": "Nieuw"},
-                "regio": {"S": "Oost"},
-                "nummer": {"N": "1"},
+                "pk": {"S": f"m-{n:04d}"},
+                "naam": {"S": f"Jansen {n}"},
+                "nummer": {"N": str(n)},
+                "regio": {"S": regions[n % 3]},
+                "adres": {"M": {"straat": {"S": f"Dorpsstraat {n}"}, "plaats": {"S": "Ergens"}}},
+                "tags": {"SS": ["a", f"t{n % 4}"]},
+                "blob": {"B": bytes([n % 256])},
+                "tekst": {"S": "x" * (n * 20)},  # big enough for some 1 MB pages to end early
             },
         )
-        client.delete_item(TableName="flat", Key={"pk": {"S": "m-0150"}})
-        client.put_item(TableName="ranged", Item={"pk": {"S": "day-2"}, "sk": {"N": "5"}, "v": {"N": "0"}})
-        with pytest.raises(client.exceptions.TransactionCanceledException):
-            client.transact_write_items(
-                TransactItems=[
-                    {"Delete": {"TableName": "flat", "Key": {"pk": {"S": "m-0008"}}}},
-                    {
-                        "Put": {
-                            "TableName": "flat",
-                            "Item": {"pk": {"S": "m-0009"}},
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                ]
+    for day in range(1, 4):
+        for n in range(40, 0, -3):
+            client.put_item(
+                TableName="ranged",
+                Item={"pk": {"S": f"day-{day}"}, "sk": {"N": str(n)}, "v": {"N": str(n * day)}},
             )
-        compare()
-        # THEN the writes are seen (the cache did not serve a stale table)
-        names = [
-            i["naam"]["S"]
-            for page in _read_everything(client, "flat", 50)
-            for i in page["Items"]
-            if "naam" in i
-        ]
-        assert "Veranderd" in names and "Nieuw" in names and "Jansen 150" not in names
-        assert any(
-            i["pk"]["S"] == "m-0008" for page in _read_everything(client, "flat", 50) for i in page["Items"]
+
+    def compare() -> None:
+        moto_patches.set_fast_reads(False)
+        try:
+            with_moto = _reads(client)
+        finally:
+            moto_patches.set_fast_reads(True)
+        assert _reads(client) == with_moto
+
+    # WHEN both read the same tables THEN the same pages, keys, counts and projections
+    compare()
+    # ... and after writes that change items in place, add, delete, and a failed transaction
+    client.update_item(
+        TableName="flat",
+        Key={"pk": {"S": "m-0007"}},
+        UpdateExpression="SET regio = :r, naam = :n",
+        ExpressionAttributeValues={":r": {"S": "Utrecht"}, ":n": {"S": "Veranderd"}},
+    )
+    # (an item grown in place to 300 KB moves where the 1 MB pages end)
+    client.update_item(
+        TableName="flat",
+        Key={"pk": {"S": "m-0100"}},
+        UpdateExpression="SET tekst = :t",
+        ExpressionAttributeValues={":t": {"S": "y" * 300_000}},
+    )
+    compare()
+    client.put_item(
+        TableName="flat",
+        Item={
+            "pk": {"S": "m-0150x"},
+            "naam": {"S": "Nieuw"},
+            "regio": {"S": "Oost"},
+            "nummer": {"N": "1"},
+        },
+    )
+    client.delete_item(TableName="flat", Key={"pk": {"S": "m-0150"}})
+    client.put_item(TableName="ranged", Item={"pk": {"S": "day-2"}, "sk": {"N": "5"}, "v": {"N": "0"}})
+    with pytest.raises(client.exceptions.TransactionCanceledException):
+        client.transact_write_items(
+            TransactItems=[
+                {"Delete": {"TableName": "flat", "Key": {"pk": {"S": "m-0008"}}}},
+                {
+                    "Put": {
+                        "TableName": "flat",
+                        "Item": {"pk": {"S": "m-0009"}},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
         )
+    compare()
+    # THEN the writes are seen (the cache did not serve a stale table)
+    names = [
+        i["naam"]["S"] for page in _read_everything(client, "flat", 50) for i in page["Items"] if "naam" in i
+    ]
+    assert "Veranderd" in names and "Nieuw" in names and "Jansen 150" not in names
+    assert any(
+        i["pk"]["S"] == "m-0008" for page in _read_everything(client, "flat", 50) for i in page["Items"]
+    )
 
 
 @pytest.fixture
@@ -436,90 +440,55 @@ def test_a_global_sign_out_revokes_the_refresh_token(cognito_user: Any) -> None:
 
 
 def _everything(client: Any) -> list[Any]:
-    return [client.scan(TableName=name, ConsistentRead=True)["Items"] for name in ("flat2", "ranged2")]
+    return [client.scan(TableName=name, ConsistentRead=True)["Items"] for name in ("flat", "ranged")]
 
 
 @pytest.mark.parametrize("light", [True, False], ids=["light backup", "moto's deep copy"])
-def test_a_cancelled_transaction_leaves_every_table_as_it_was(
-    monkeypatch: pytest.MonkeyPatch, light: bool
-) -> None:
+def test_a_cancelled_transaction_leaves_every_table_as_it_was(two_tables: Any, light: bool) -> None:
     # GIVEN two tables (hash key; hash and range key) with items, behind the patched moto
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "t",
-        "AWS_SECRET_ACCESS_KEY": "t",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(key, value)
-    moto_patches.install()
+    client = two_tables
     moto_patches.set_fast_reads(light)
-    try:
-        with mock_aws():
-            client = boto3.client("dynamodb", region_name=REGION)
-            client.create_table(
-                TableName="flat2",
-                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
-            client.create_table(
-                TableName="ranged2",
-                KeySchema=[
-                    {"AttributeName": "pk", "KeyType": "HASH"},
-                    {"AttributeName": "sk", "KeyType": "RANGE"},
-                ],
-                AttributeDefinitions=[
-                    {"AttributeName": "pk", "AttributeType": "S"},
-                    {"AttributeName": "sk", "AttributeType": "N"},
-                ],
-                BillingMode="PAY_PER_REQUEST",
-            )
-            for n in range(5):
-                client.put_item(
-                    TableName="flat2",
-                    Item={"pk": {"S": f"m{n}"}, "n": {"N": str(n)}, "l": {"L": [{"S": "a"}]}},
-                )
-                client.put_item(
-                    TableName="ranged2", Item={"pk": {"S": "d"}, "sk": {"N": str(n)}, "v": {"S": "x"}}
-                )
-            before = _everything(client)
-            # WHEN a transaction changes items in place, deletes, adds, and then fails its last condition
-            with pytest.raises(client.exceptions.TransactionCanceledException):
-                client.transact_write_items(
-                    TransactItems=[
-                        {
-                            "Update": {
-                                "TableName": "flat2",
-                                "Key": {"pk": {"S": "m1"}},
-                                "UpdateExpression": "SET n = :n, l[0] = :z",
-                                "ExpressionAttributeValues": {":n": {"N": "99"}, ":z": {"S": "z"}},
-                            }
-                        },
-                        {"Delete": {"TableName": "flat2", "Key": {"pk": {"S": "m2"}}}},
-                        {"Put": {"TableName": "flat2", "Item": {"pk": {"S": "new"}}}},
-                        {
-                            "Update": {
-                                "TableName": "ranged2",
-                                "Key": {"pk": {"S": "d"}, "sk": {"N": "3"}},
-                                "UpdateExpression": "SET v = :v",
-                                "ExpressionAttributeValues": {":v": {"S": "changed"}},
-                            }
-                        },
-                        {"Delete": {"TableName": "ranged2", "Key": {"pk": {"S": "d"}, "sk": {"N": "4"}}}},
-                        {
-                            "Put": {
-                                "TableName": "ranged2",
-                                "Item": {"pk": {"S": "d"}, "sk": {"N": "0"}},
-                                "ConditionExpression": "attribute_not_exists(pk)",
-                            }
-                        },
-                    ]
-                )
-            # THEN every table reads exactly as before (the in-place changes undone too)
-            assert _everything(client) == before
-            # and a transaction that succeeds still changes what it names
-            client.transact_write_items(
-                TransactItems=[{"Delete": {"TableName": "flat2", "Key": {"pk": {"S": "m0"}}}}]
-            )
-            assert len(_everything(client)[0]) == len(before[0]) - 1
-    finally:
-        moto_patches.set_fast_reads(True)
+    for n in range(5):
+        client.put_item(
+            TableName="flat",
+            Item={"pk": {"S": f"m{n}"}, "n": {"N": str(n)}, "l": {"L": [{"S": "a"}]}},
+        )
+        client.put_item(TableName="ranged", Item={"pk": {"S": "d"}, "sk": {"N": str(n)}, "v": {"S": "x"}})
+    before = _everything(client)
+    # WHEN a transaction changes items in place, deletes, adds, and then fails its last condition
+    with pytest.raises(client.exceptions.TransactionCanceledException):
+        client.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": "flat",
+                        "Key": {"pk": {"S": "m1"}},
+                        "UpdateExpression": "SET n = :n, l[0] = :z",
+                        "ExpressionAttributeValues": {":n": {"N": "99"}, ":z": {"S": "z"}},
+                    }
+                },
+                {"Delete": {"TableName": "flat", "Key": {"pk": {"S": "m2"}}}},
+                {"Put": {"TableName": "flat", "Item": {"pk": {"S": "new"}}}},
+                {
+                    "Update": {
+                        "TableName": "ranged",
+                        "Key": {"pk": {"S": "d"}, "sk": {"N": "3"}},
+                        "UpdateExpression": "SET v = :v",
+                        "ExpressionAttributeValues": {":v": {"S": "changed"}},
+                    }
+                },
+                {"Delete": {"TableName": "ranged", "Key": {"pk": {"S": "d"}, "sk": {"N": "4"}}}},
+                {
+                    "Put": {
+                        "TableName": "ranged",
+                        "Item": {"pk": {"S": "d"}, "sk": {"N": "0"}},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+        )
+    # THEN every table reads exactly as before (the in-place changes undone too)
+    assert _everything(client) == before
+    # and a transaction that succeeds still changes what it names
+    client.transact_write_items(TransactItems=[{"Delete": {"TableName": "flat", "Key": {"pk": {"S": "m0"}}}}])
+    assert len(_everything(client)[0]) == len(before[0]) - 1

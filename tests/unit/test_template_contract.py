@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from backend.local.runtime import load_handler
@@ -19,34 +13,20 @@ from backend.local.template import (
     routes,
     transform_template,
 )
+from tests.template_linters import assert_cfn_lint_clean, assert_sam_validate_lint_clean, needs_sam_cli
 
 pytestmark = pytest.mark.unit
 
 
 def test_cfn_lint_is_clean() -> None:
     # GIVEN the template WHEN cfn-lint checks it THEN it reports nothing (warnings included)
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "cfn-lint"), str(TEMPLATE_PATH)], capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert_cfn_lint_clean(TEMPLATE_PATH)
 
 
-@pytest.mark.skipif(
-    not (os.environ.get("HDCN_SAM_CLI") or shutil.which("sam")),
-    reason="no SAM CLI: `make test` installs one in .venv-sam and sets HDCN_SAM_CLI",
-)
+@needs_sam_cli
 def test_sam_validate_lint_is_clean() -> None:
     # GIVEN the SAM CLI from its own environment WHEN `sam validate --lint` reads the template THEN it passes
-    sam = os.environ.get("HDCN_SAM_CLI") or shutil.which("sam") or "sam"
-    result = subprocess.run(
-        [sam, "validate", "--lint", "--template-file", str(TEMPLATE_PATH), "--region", "eu-west-1"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "is a valid SAM Template" in result.stdout
+    assert_sam_validate_lint_clean(TEMPLATE_PATH)
 
 
 def test_sam_translator_transforms_template() -> None:
