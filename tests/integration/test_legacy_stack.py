@@ -169,3 +169,32 @@ def test_console_opens_the_old_records(legacy_stack: dict[str, Any], monkeypatch
     for page in ("overview", "members", "exports"):
         at.switch_page(f"app_pages/{page}.py").run()
         assert not at.exception, (page, at.exception)
+
+
+def test_an_old_record_is_erased_from_the_table_and_every_export(api: Api) -> None:
+    # GIVEN an old record (version 0, as the club's import wrote it) in a published export
+    records = list(generate_legacy_members(LEGACY))
+    record = next(r for r in records if r.get("email") and r.get("regio") == "Utrecht" and "version" not in r)
+    member_id = record["member_id"]
+    exports = api("GET", "/analytics/exports", user="admin").json()["exports"]
+    assert exports, "the export test above published one"
+    # WHEN staff erases it
+    started = api("POST", f"/members/{member_id}/erase", user="staff")
+    assert started.status_code == 202, started.text
+    deadline = time.monotonic() + 180  # a wait for the job, not a timing assertion
+    while (erasure := api("GET", f"/members/{member_id}/erase", user="staff").json())["status"] not in (
+        "done",
+        "failed",
+    ):
+        assert time.monotonic() < deadline, erasure
+        time.sleep(0.5)
+    # THEN the job finished over every export, the record is gone, and no downloadable file holds it
+    assert erasure["status"] == "done", erasure
+    assert erasure["exports_total"] >= 1 and erasure["exports_done"] == erasure["exports_total"]
+    assert api("GET", f"/members/{member_id}", user="staff").status_code == 404
+    for export in api("GET", "/analytics/exports", user="admin").json()["exports"]:
+        files = api("GET", f"/analytics/download-parquet/{export['export_id']}", user="admin").json()["files"]
+        for f in files:
+            content = requests.get(f["url"], timeout=30).content
+            assert member_id.encode() not in content
+            assert member_id not in pq.read_table(io.BytesIO(content)).column("member_id").to_pylist()
