@@ -151,6 +151,19 @@ def open_page(page: Page, key: str) -> None:
     settle(page)
 
 
+def open_member(page: Page, lidnummer: int) -> None:
+    """On the members page, find one member by lidnummer and click their row to open them."""
+    open_page(page, "members")
+    search = page.get_by_label(t("filter.search"))
+    search.fill(str(lidnummer))
+    search.press("Enter")
+    expect(page.get_by_text(re.compile(r"· 1 leden gevonden$"))).to_be_visible()
+    settle(page)
+    grid = page.get_by_test_id("stDataFrame").first.bounding_box()
+    assert grid is not None
+    page.mouse.click(grid["x"] + 16, grid["y"] + 36 + 17)  # the first row's selection cell
+
+
 def settle(page: Page) -> None:
     """Wait until Streamlit has finished the current run (its script state, not a delay)."""
     app = page.get_by_test_id("stApp")
@@ -303,15 +316,7 @@ def test_a_row_click_opens_a_member_whose_name_stays_inert(
     try:
         # WHEN staff finds them by lidnummer and clicks their row
         sign_in(page, console_url, "staff", local_stack["demo_password"])
-        open_page(page, "members")
-        search = page.get_by_label(t("filter.search"))
-        search.fill(str(member["lidnummer"]))
-        search.press("Enter")
-        expect(page.get_by_text(re.compile(r"· 1 leden gevonden$"))).to_be_visible()
-        settle(page)
-        grid = page.get_by_test_id("stDataFrame").first.bounding_box()
-        assert grid is not None
-        page.mouse.click(grid["x"] + 16, grid["y"] + 36 + 17)  # the first row's selection cell
+        open_member(page, member["lidnummer"])
         # THEN the member opens below, and their name shows as text in the delete confirmation
         caption = t("member.caption", lidnummer=member["lidnummer"], updated="")
         expect(page.get_by_text(caption.split(" · ")[0], exact=False).first).to_be_visible()
@@ -397,15 +402,7 @@ def test_staff_downloads_a_member_s_data_and_a_wrong_lidnummer_erases_nothing(
     member = created.json()
     try:
         sign_in(page, console_url, "staff", local_stack["demo_password"])
-        open_page(page, "members")
-        search = page.get_by_label(t("filter.search"))
-        search.fill(str(member["lidnummer"]))
-        search.press("Enter")
-        expect(page.get_by_text(re.compile(r"· 1 leden gevonden$"))).to_be_visible()
-        settle(page)
-        grid = page.get_by_test_id("stDataFrame").first.bounding_box()
-        assert grid is not None
-        page.mouse.click(grid["x"] + 16, grid["y"] + 36 + 17)  # the first row's selection cell
+        open_member(page, member["lidnummer"])
         # WHEN staff requests the member's data THEN a JSON file named by lidnummer holds the record
         page.get_by_text(t("avg.data_export.title")).click()
         page.get_by_role("button", name=t("avg.data_export.fetch")).click()

@@ -16,6 +16,18 @@ from tests.unit.aws_fixtures import REGION
 
 pytestmark = pytest.mark.unit
 
+# A table keyed by a string partition key and a number sort key.
+RANGED_TABLE: dict[str, Any] = {
+    "KeySchema": [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ],
+    "AttributeDefinitions": [
+        {"AttributeName": "pk", "AttributeType": "S"},
+        {"AttributeName": "sk", "AttributeType": "N"},
+    ],
+    "BillingMode": "PAY_PER_REQUEST",
+}
 RICH_ITEM: dict[str, Any] = {
     "pk": "rich",
     "sk": Decimal(1),
@@ -49,15 +61,7 @@ def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         ddb = boto3.resource("dynamodb", region_name=REGION)
         made = ddb.create_table(
             TableName="rich",
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "N"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
+            **RANGED_TABLE,
         )
         made.put_item(Item=RICH_ITEM)
         for n in range(2, 8):
@@ -277,15 +281,7 @@ def two_tables(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         )
         client.create_table(
             TableName="ranged",
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "N"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
+            **RANGED_TABLE,
         )
         yield client
     moto_patches.set_fast_reads(True)
